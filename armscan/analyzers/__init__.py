@@ -1,0 +1,1 @@
+"""Analyzers turn collected files into findings."""

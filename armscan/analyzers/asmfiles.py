@@ -1,0 +1,53 @@
+"""Built-in check: a standalone x86 assembly file with no aarch64 counterpart."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from armscan.analyzers.cfamily import X86_ASM_BODY
+from armscan.analyzers.conditionals import ARM_MACROS, GuardState
+from armscan.analyzers.counterparts import has_arm_counterpart
+
+if TYPE_CHECKING:
+    from armscan.analyzers.source import Hit, SourceFile
+    from armscan.rules_engine.loader import Rule
+
+_GO_ASM = re.compile(r"^\s*TEXT\s+(?:·|\\u00b7|\S*·)|#include\s+\"textflag\.h\"", re.MULTILINE)
+_NASM = re.compile(r"^\s*(?:bits\s+(?:16|32|64)|default\s+rel|section\s+\.text|%define\s|%macro\s|cpu\s+x64)\b",
+                   re.IGNORECASE | re.MULTILINE)
+_COMMENT = re.compile(r"^\s*(?:;|#(?!\s*(?:if|ifdef|ifndef|elif|else|endif|include|define)\b)|//|@)")
+_MIN_EVIDENCE = 2
+
+
+def x86_asm_file(source: SourceFile, rule: Rule) -> Iterator[Hit]:
+    text = source.text
+    if _GO_ASM.search(text):
+        return  # Go assembly is judged with its package by the Go check
+    first = None
+    evidence = 0
+    for match in _NASM.finditer(text):
+        first = first if first is not None else match.start()
+        evidence += _MIN_EVIDENCE
+        break
+    lines = source.lines
+    for line_no in range(1, lines.line_count + 1):
+        if evidence >= _MIN_EVIDENCE and first is not None:
+            break
+        line = lines.line_text(line_no)
+        if not line.strip() or _COMMENT.match(line):
+            continue
+        code = re.split(r"\s(?:;|//|#)", line, maxsplit=1)[0]
+        found = X86_ASM_BODY.search(code)
+        if found:
+            evidence += 1
+            if first is None:
+                first = lines.start_of(line_no) + found.start()
+    if first is None or evidence < _MIN_EVIDENCE:
+        return
+    state = GuardState.UNGUARDED
+    if ARM_MACROS.search(text) or has_arm_counterpart(source.name, source.siblings, require_x86_name=False):
+        state = GuardState.PORTED
+    end = text.find("\n", first)
+    yield source.hit_at(first, end if end >= 0 else len(text), state, variant="x86")

@@ -1,0 +1,115 @@
+"""Turn a classified binary into an artifact record and, when it cannot run on aarch64, a finding."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import BinaryIO
+
+from armscan.analyzers.conditionals import GuardState
+from armscan.analyzers.counterparts import Siblings, has_arm_counterpart
+from armscan.analyzers.source import Hit, to_finding
+from armscan.binary import ar, elf
+from armscan.binary.headers import Header
+from armscan.model import X86_MACHINES, Artifact, Finding, Location, Slice
+from armscan.rules_engine.loader import RuleSet
+
+_ARM32 = {"arm"}
+_PORTABLE = {"aarch64", "any"}
+
+
+def inspect(header: Header, fh: BinaryIO, size: int, display: str) -> Artifact:
+    """Build the artifact record, reading only the parts of the file each format needs."""
+    if header.format == "elf":
+        details = None
+        if header.kind in ("executable", "pie-executable", "shared-object"):
+            fh.seek(0)
+            details = elf.read_details(fh)
+        notes = (details.error,) if details is not None and details.error else ()
+        return Artifact(
+            path=display,
+            format="elf",
+            machines=header.machines,
+            kind=header.kind,
+            size=size,
+            bits=header.bits,
+            endianness=header.endianness,
+            elf=details,
+            notes=notes,
+        )
+    if header.format == "ar":
+        fh.seek(0)
+        members, notes = ar.read_members(fh, size)
+        machines = tuple(sorted({m.machine for m in members if m.machine not in ("any", "unknown")}))
+        slices = tuple(Slice(name=m.name, format=m.format, machine=m.machine, kind=m.kind) for m in members)
+        return Artifact(
+            path=display,
+            format="ar",
+            machines=machines,
+            kind="static-archive",
+            size=size,
+            slices=slices,
+            notes=tuple(notes),
+        )
+    if header.format == "macho-universal":
+        slices = tuple(Slice(name=raw, format="macho", machine=norm) for raw, norm in header.slices)
+        return Artifact(path=display, format="macho", machines=header.machines, kind="universal", size=size,
+                        slices=slices)
+    notes = ("IL-only .NET assembly: runs on any architecture",) if header.note == "il-only" else ()
+    return Artifact(
+        path=display,
+        format=header.format,
+        machines=("any",) if header.note == "il-only" else header.machines,
+        kind=header.kind,
+        size=size,
+        bits=header.bits,
+        endianness=header.endianness,
+        notes=notes,
+    )
+
+
+def _variant(artifact: Artifact) -> str | None:
+    machines = set(artifact.machines)
+    if not machines or machines & _PORTABLE:
+        return None
+    if machines <= X86_MACHINES:
+        if artifact.format == "elf":
+            return "object-x86" if artifact.kind == "relocatable" else "elf-x86"
+        if artifact.format == "ar":
+            return "ar-x86"
+        if artifact.format == "macho":
+            return "macho-x86"
+        if artifact.format == "pe":
+            return "pe-x86"
+        return None
+    if artifact.format == "elf":
+        return "elf-arm32" if machines <= _ARM32 else "elf-foreign"
+    return None
+
+
+def _describe(artifact: Artifact) -> str:
+    what = f"{artifact.format.upper()} {artifact.kind.replace('-', ' ')} for {', '.join(artifact.machines)}"
+    if artifact.elf is not None and artifact.elf.needed:
+        shown = ", ".join(artifact.elf.needed[:6])
+        more = f" and {len(artifact.elf.needed) - 6} more" if len(artifact.elf.needed) > 6 else ""
+        what += f"; links {shown}{more}"
+    if artifact.slices and artifact.format == "ar":
+        what += f"; {len(artifact.slices)} object members"
+    return what
+
+
+def findings_for(artifact: Artifact, ruleset: RuleSet, name: str, siblings: Siblings | None) -> list[Finding]:
+    """The finding for a binary that cannot run on aarch64; ported when an aarch64 build sits beside it."""
+    variant = _variant(artifact)
+    if variant is None:
+        return []
+    rule = ruleset.variant("binary", variant)
+    if rule is None:
+        return []
+    detail = _describe(artifact)
+    state = GuardState.UNGUARDED
+    if siblings is not None and has_arm_counterpart(name, siblings):
+        state = GuardState.PORTED
+    hit = Hit(line=0, column=0, end_column=None, snippet=detail, match=", ".join(artifact.machines), state=state,
+              detail=detail)
+    finding = to_finding(rule, hit, artifact.path)
+    return [replace(finding, location=Location(path=artifact.path, snippet=detail))]

@@ -1,0 +1,107 @@
+"""Built-in checks for C-family files: inline x86 assembly and #if chains that know no ARM."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from armscan.analyzers.conditionals import ARCH_MACROS, X86_MACROS, Chain, GuardState
+
+if TYPE_CHECKING:
+    from armscan.analyzers.source import Hit, SourceFile
+    from armscan.rules_engine.loader import Rule
+
+_ASM_START = re.compile(
+    r"\b(?:__asm__|__asm|asm)\b(?:\s+(?:__volatile__|volatile|__inline__|inline|goto))*\s*([({])"
+    r"|\b__asm\b[ \t]+(?=[a-z])",
+)
+X86_ASM_BODY = re.compile(
+    r"%%?(?:[re]?(?:ax|bx|cx|dx|si|di)|[er](?:sp|bp)|r(?:8|9|1[0-5])[dwb]?|[xyz]mm\d+|[abcd][lh]|eflags|rip)\b"
+    r"|\b(?:[er][abcd]x|[er][sd]i|[er][sb]p|[xyz]mm\d+|r(?:8|9|1[0-5])[dwb]?)\b"
+    r"|\b(?:cpuid|rdtscp?|rdrand|rdseed|rdpmc|xgetbv|xsetbv|pause|lfence|mfence|sfence|cmpxchg(?:8b|16b)?[bwlq]?"
+    r"|xadd[bwlq]?|xchg[bwlq]?|bswap[lq]?|mov[bwlq]|movs[bwlqd]|movz[bw][wlq]|movabsq?|lea[lq]|push[lqfa]|pop[lqfa]"
+    r"|cli|sti|hlt|outb|inb|outw|inw|outl|int3|rep|lock|crc32[bwlq]|popcnt[lq]?|bsr[lq]?|bsf[lq]?|tzcnt|lzcnt"
+    r"|pdep|pext|vzeroupper|prefetcht[012]|prefetchnta|clflush(?:opt)?|emms|fldcw|fnstcw|fstcw|stmxcsr|ldmxcsr"
+    r"|xbegin|xend|xabort|xtest)\b",
+    re.IGNORECASE,
+)
+_BODY_LIMIT = 4000
+
+
+def _body_after(text: str, open_at: int, opener: str) -> str:
+    """The text of an asm statement from its opening bracket to the matching close."""
+    closer = ")" if opener == "(" else "}"
+    depth = 0
+    end = min(len(text), open_at + _BODY_LIMIT)
+    for i in range(open_at, end):
+        ch = text[i]
+        if ch == opener:
+            depth += 1
+        elif ch == closer:
+            depth -= 1
+            if depth == 0:
+                return text[open_at + 1 : i]
+    return text[open_at + 1 : end]
+
+
+def inline_asm(source: SourceFile, rule: Rule) -> Iterator[Hit]:
+    text = source.text
+    if "asm" not in text:
+        return
+    seen: set[int] = set()
+    for match in _ASM_START.finditer(text):
+        if source.in_c_comment(match.start()):
+            continue
+        opener = match.group(1)
+        if opener:
+            body = _body_after(text, match.start(1), opener)
+        else:  # MSVC single-line form: __asm mov eax, 1
+            line_end = text.find("\n", match.end())
+            body = text[match.end() : line_end if line_end >= 0 else len(text)]
+        found = X86_ASM_BODY.search(body)
+        if not found:
+            continue
+        line = source.lines.line_of(match.start())
+        if line in seen:
+            continue
+        seen.add(line)
+        state = GuardState.PORTED if source.has_counterpart else source.conditionals.state_of(line)
+        yield source.hit_at(match.start(), match.end(), state, detail=found.group().strip())
+
+
+def _chain_hit(source: SourceFile, line: int, variant: str, detail: str) -> Hit:
+    start = source.lines.start_of(line)
+    end = start + len(source.lines.line_text(line))
+    return source.hit_at(start, end, GuardState.UNGUARDED, variant=variant, detail=detail)
+
+
+def _x86_conditions(chain: Chain) -> str:
+    names = []
+    for branch in chain.branches:
+        names.extend(X86_MACROS.findall(branch.condition))
+    return ", ".join(dict.fromkeys(names))
+
+
+def arch_chains(source: SourceFile, rule: Rule) -> Iterator[Hit]:
+    """One hit per #if chain that tests x86 macros and has no ARM branch."""
+    if not X86_MACROS.search(source.text):
+        return
+    conditionals = source.conditionals
+    for chain in conditionals.chains:
+        if not chain.mentions_x86 or chain.mentions_arm:
+            continue
+        detail = _x86_conditions(chain)
+        error_branch = next((b for b in chain.branches if b.kind == "else" and b.has_error), None)
+        if error_branch is not None and error_branch.error_line is not None:
+            yield _chain_hit(source, error_branch.error_line, "error", detail)
+            continue
+        if conditionals.has_arm_path or source.has_counterpart:
+            continue
+        if chain.has_else:
+            variant = "fallback"
+        elif ARCH_MACROS.search(" ".join(b.condition for b in chain.branches)):
+            variant = "no-arm-branch"
+        else:
+            variant = "feature-only"
+        yield _chain_hit(source, chain.start_line, variant, detail)

@@ -1,0 +1,124 @@
+"""Analyze one file's content: classify it as a binary, an archive, or source, and analyze that."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from typing import BinaryIO
+
+from armscan.analyzers import binaries
+from armscan.analyzers.counterparts import Siblings
+from armscan.analyzers.source import SourceFile, analyze_text
+from armscan.binary.headers import EMPTY_ZIP_MAGIC, HEAD_SIZE, ZIP_MAGIC, HeaderError, classify
+from armscan.limits import ARCHIVE_SUFFIXES, Limits
+from armscan.model import Artifact, Finding, SkipReason, Skipped
+from armscan.rules_engine.loader import RuleSet
+
+
+class Collector:
+    """Accumulates what the analysis of one top-level file produces."""
+
+    def __init__(self) -> None:
+        self.artifacts: list[Artifact] = []
+        self.findings: list[Finding] = []
+        self.skipped: list[Skipped] = []
+        self.source_scanned = False
+        self.bytes_read = 0
+
+    def skip(self, path: str, reason: SkipReason, detail: str) -> None:
+        self.skipped.append(Skipped(path=path, reason=reason, detail=detail))
+
+
+def open_regular(path: str) -> BinaryIO:
+    """Open without following a symlink or blocking on a FIFO that replaced the file after the walk."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise IsADirectoryError(f"not a regular file (mode {stat.filemode(mode)})")
+        return os.fdopen(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def analyze_stream(
+    fh: BinaryIO,
+    size: int,
+    display: str,
+    name: str,
+    ruleset: RuleSet,
+    limits: Limits,
+    out: Collector,
+    *,
+    fs_path: str | None = None,
+    depth: int = 0,
+) -> None:
+    """Analyze one file or archive member given as a seekable stream."""
+    head = fh.read(HEAD_SIZE)
+    out.bytes_read += len(head)
+    try:
+        header = classify(head)
+    except HeaderError as e:
+        out.skip(display, SkipReason.MALFORMED, f"looks like a binary but is malformed: {e}")
+        return
+    if header is not None:
+        try:
+            artifact = binaries.inspect(header, fh, size, display)
+        except HeaderError as e:
+            out.skip(display, SkipReason.MALFORMED, f"{header.format} file is malformed: {e}")
+            return
+        out.artifacts.append(artifact)
+        siblings = Siblings(fs_path) if fs_path else None
+        out.findings.extend(binaries.findings_for(artifact, ruleset, name, siblings))
+        return
+    if head.startswith((ZIP_MAGIC, EMPTY_ZIP_MAGIC)) and name.lower().endswith(ARCHIVE_SUFFIXES):
+        from armscan.sources.archives import scan_zip
+
+        fh.seek(0)
+        scan_zip(fh, display, ruleset, limits, out, depth=depth)
+        return
+    rules = ruleset.for_file(name)
+    if not rules:
+        return
+    if size > limits.max_text_size:
+        out.skip(display, SkipReason.TOO_LARGE,
+                 f"{size} bytes is over the {limits.max_text_size}-byte limit for source rules")
+        return
+    if b"\0" in head:
+        return  # binary data under a source file name
+    rest = fh.read(limits.max_text_size - len(head) + 1)
+    out.bytes_read += len(rest)
+    text = (head + rest).decode("utf-8", "replace")
+    source = SourceFile(fs_path or display, display, name, text, Siblings(fs_path or ""))
+    out.findings.extend(analyze_text(source, rules))
+    out.source_scanned = True
+
+
+def analyze_file(path: str, display: str, ruleset: RuleSet, limits: Limits) -> Collector:
+    """Analyze a file on disk; every failure becomes a skipped record."""
+    out = Collector()
+    try:
+        fh = open_regular(path)
+    except FileNotFoundError:
+        out.skip(display, SkipReason.VANISHED, "the file disappeared during the scan")
+        return out
+    except PermissionError as e:
+        out.skip(display, SkipReason.UNREADABLE, f"permission denied: {e.strerror}")
+        return out
+    except IsADirectoryError as e:
+        out.skip(display, SkipReason.SPECIAL_FILE, str(e))
+        return out
+    except OSError as e:
+        reason = SkipReason.SYMLINK_LOOP if e.errno == 40 else SkipReason.UNREADABLE
+        out.skip(display, reason, e.strerror or str(e))
+        return out
+    with fh:
+        try:
+            size = os.fstat(fh.fileno()).st_size
+            buffered = io.BufferedReader(fh, buffer_size=65536)  # type: ignore[arg-type]
+            analyze_stream(buffered, size, display, os.path.basename(path), ruleset, limits, out, fs_path=path)
+        except OSError as e:
+            out.skip(display, SkipReason.UNREADABLE, f"read failed: {e.strerror or e}")
+    return out

@@ -1,0 +1,230 @@
+"""Run the source rules that apply to one file and turn their hits into findings."""
+
+from __future__ import annotations
+
+import bisect
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+from armscan.analyzers.conditionals import Conditionals, GuardState
+from armscan.analyzers.counterparts import Siblings, has_arm_counterpart
+from armscan.analyzers.text import LineIndex, snippet
+from armscan.model import Confidence, Finding, Location, Severity
+from armscan.rules_engine.loader import Rule
+
+_C_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", re.DOTALL)
+_HASH_COMMENT = re.compile(r"^\s*#")
+# Where a match is not code: comments and string literals of source, comments of build scripts
+# (whose flags sit in strings), whole-line # comments of make-like files.
+_CODE = frozenset({"c", "go", "rust"})
+_C_COMMENTS_ONLY = frozenset({"cargo-build"})
+_HASH_STYLE = frozenset({"make", "cmake", "setup-py", "meson", "autotools", "bazel", "dockerfile"})
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One place a check found, before it becomes a finding."""
+
+    line: int
+    column: int
+    end_column: int | None
+    snippet: str
+    match: str
+    state: GuardState = GuardState.UNGUARDED
+    variant: str | None = None
+    detail: str | None = None
+
+
+class SourceFile:
+    """One text file under analysis, with lazily computed structure."""
+
+    def __init__(self, path: str, display: str, name: str, text: str, siblings: Siblings) -> None:
+        self.path = path
+        self.display = display
+        self.name = name
+        self.text = text
+        self.siblings = siblings
+
+    @cached_property
+    def lines(self) -> LineIndex:
+        return LineIndex(self.text)
+
+    @cached_property
+    def conditionals(self) -> Conditionals:
+        return Conditionals(self.text, self.lines)
+
+    @cached_property
+    def has_counterpart(self) -> bool:
+        return has_arm_counterpart(self.name, self.siblings)
+
+    @cached_property
+    def _c_spans(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        comments, literals = [], []
+        for m in _C_COMMENTS.finditer(self.text):
+            (comments if m.group().startswith("/") else literals).append((m.start(), m.end()))
+        return comments, sorted(comments + literals)
+
+    def in_c_comment(self, offset: int) -> bool:
+        return _inside(self._c_spans[0], offset)
+
+    def in_c_comment_or_string(self, offset: int) -> bool:
+        return _inside(self._c_spans[1], offset)
+
+    def hit_at(self, start: int, end: int, state: GuardState = GuardState.UNGUARDED, **kw: str | None) -> Hit:
+        line = self.lines.line_of(start)
+        line_start = self.lines.start_of(line)
+        text = self.lines.line_text(line)
+        end_col = end - line_start + 1 if end - line_start <= len(text) else None
+        match = self.text[start:end]
+        return Hit(line, start - line_start + 1, end_col, snippet(text), snippet(match, 120), state, **kw)
+
+
+def _inside(spans: list[tuple[int, int]], offset: int) -> bool:
+    i = bisect.bisect_right(spans, (offset, sys.maxsize)) - 1
+    return i >= 0 and spans[i][0] <= offset < spans[i][1]
+
+
+Check = Callable[[SourceFile, Rule], Iterator[Hit]]
+
+
+def _regex_check(source: SourceFile, rule: Rule) -> Iterator[Hit]:
+    text = source.text
+    if rule.context == "dockerfile":
+        text = _join_continuations(text)
+    language = rule.language_of(source.name)
+    code = language in _CODE
+    c_comments = language in _C_COMMENTS_ONLY
+    hash_style = language in _HASH_STYLE
+    file_state = None
+    if rule.ported_if_file is not None and rule.ported_if_file.search(source.text):
+        file_state = GuardState.PORTED
+    elif rule.fallback_if_file is not None and rule.fallback_if_file.search(source.text):
+        file_state = GuardState.GUARDED
+    seen: set[int] = set()
+    for pattern in rule.patterns:
+        for match in pattern.finditer(text):
+            start = match.start(1) if match.lastindex else match.start()
+            end = match.end(1) if match.lastindex else match.end()
+            if code and source.in_c_comment_or_string(match.start()):
+                continue
+            if c_comments and source.in_c_comment(match.start()):
+                continue
+            line = source.lines.line_of(start)
+            if line in seen:
+                continue
+            line_text = source.lines.line_text(line)
+            if hash_style and _HASH_COMMENT.match(line_text) and not line_text.lstrip().startswith("#include"):
+                continue
+            if rule.unless_line is not None and rule.unless_line.search(text[match.start() : match.end()]):
+                continue
+            seen.add(line)
+            state = file_state or _context_state(source, rule, line)
+            yield source.hit_at(start, end, state)
+
+
+def _context_state(source: SourceFile, rule: Rule, line: int) -> GuardState:
+    if rule.context != "c-preprocessor":
+        return GuardState.UNGUARDED
+    if source.has_counterpart:
+        return GuardState.PORTED
+    return source.conditionals.state_of(line)
+
+
+def _join_continuations(text: str) -> str:
+    """Dockerfile instructions continue over lines; join them without moving any offset.
+
+    The escape character and newline of a continued line become spaces, and comment lines inside a
+    continued instruction (which Docker drops) become spaces too.
+    """
+    escape = "`" if re.match(r"(?:#[^\n]*\n)*#\s*escape\s*=\s*`", text) else "\\"
+    out: list[str] = []
+    continuing = False
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        if continuing and body.lstrip().startswith("#"):
+            out.append(" " * len(line))
+            continue
+        stripped = body.rstrip()
+        if stripped.endswith(escape):
+            out.append(stripped[:-1] + " " * (len(line) - len(stripped) + 1))
+            continuing = True
+        else:
+            out.append(line)
+            continuing = False
+    return "".join(out)
+
+
+def _checks() -> dict[str, Check]:
+    from armscan.analyzers import asmfiles, cfamily, golang
+
+    return {
+        "regex": _regex_check,
+        "c-inline-asm": cfamily.inline_asm,
+        "c-arch-chain": cfamily.arch_chains,
+        "asm-file": asmfiles.x86_asm_file,
+        "go-arch-file": golang.arch_file,
+    }
+
+
+_CHECKS: dict[str, Check] = {}
+
+
+def analyze_text(source: SourceFile, rules: tuple[Rule, ...]) -> list[Finding]:
+    """Findings of every rule in `rules` on one file.
+
+    A built-in check with variants runs once per file; each hit names its variant, and the rule of
+    that variant (when it is among `rules`) reports it.
+    """
+    if not _CHECKS:
+        _CHECKS.update(_checks())
+    findings: list[Finding] = []
+    variants = {(r.check, r.variant): r for r in rules if r.variant is not None}
+    ran: set[str] = set()
+    for rule in rules:
+        if rule.variant is not None:
+            if rule.check in ran:
+                continue
+            ran.add(rule.check)
+        elif rule.unless_file is not None and rule.unless_file.search(source.text):
+            continue
+        for hit in _CHECKS[rule.check](source, rule):
+            target = variants.get((rule.check, hit.variant)) if hit.variant is not None else rule
+            if target is not None:
+                findings.append(to_finding(target, hit, source.display))
+    return findings
+
+
+def to_finding(rule: Rule, hit: Hit, path: str) -> Finding:
+    override = None
+    if hit.state is GuardState.PORTED:
+        override = rule.when_ported
+    elif hit.state is GuardState.GUARDED:
+        override = rule.when_guarded
+    severity = rule.severity
+    confidence = rule.confidence
+    message = rule.message
+    advice = rule.advice
+    if override is not None:
+        severity = override.severity or (Severity.INFO if hit.state is GuardState.PORTED else severity)
+        confidence = override.confidence or confidence
+        message = override.message or message
+        advice = " ".join(override.advice.split()) if override.advice else advice
+    message = message.replace("{match}", hit.match).replace("{detail}", hit.detail or "")
+    return Finding(
+        rule_id=rule.id,
+        title=rule.title,
+        severity=severity,
+        confidence=confidence if isinstance(confidence, Confidence) else Confidence(confidence),
+        effort=rule.effort,
+        work=rule.work,
+        message=" ".join(message.split()),
+        advice=advice,
+        location=Location(
+            path=path, line=hit.line, column=hit.column, end_column=hit.end_column, snippet=hit.snippet
+        ),
+        references=rule.references,
+        ported=hit.state is GuardState.PORTED,
+    )

@@ -1,0 +1,1 @@
+"""Native binary classification: header readers and detail extractors."""

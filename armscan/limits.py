@@ -1,0 +1,20 @@
+"""Bounds that keep hostile input from exhausting memory or time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_text_size: int = 16 * MiB
+    max_member_size: int = 512 * MiB
+    max_archive_total: int = 2048 * MiB
+    max_archive_members: int = 100_000
+    max_compression_ratio: int = 200
+    max_archive_depth: int = 4
+
+
+ARCHIVE_SUFFIXES = (".whl", ".jar", ".war", ".ear", ".zip", ".egg", ".aar", ".apk", ".nupkg")

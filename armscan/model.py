@@ -1,0 +1,205 @@
+"""The one result model that every analyzer produces and every reporter reads."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Severity(str, enum.Enum):
+    """How much a finding stands in the way of running on aarch64."""
+
+    BLOCKER = "blocker"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank >= other.rank
+
+
+_SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.BLOCKER: 4,
+}
+
+
+class Confidence(str, enum.Enum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Effort(str, enum.Enum):
+    """A rough size of the work a finding asks for."""
+
+    TRIVIAL = "trivial"
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+class WorkKind(str, enum.Enum):
+    """The kind of work a finding calls for; the planner groups by it."""
+
+    RECOMPILE = "recompile"
+    PORT_SOURCE = "port-source"
+    FIX_BUILD = "fix-build"
+    UPGRADE_DEPENDENCY = "upgrade-dependency"
+    BUILD_FROM_SOURCE = "build-from-source"
+    REPLACE_DEPENDENCY = "replace-dependency"
+    REBUILD_IMAGE = "rebuild-image"
+    VERIFY = "verify"
+
+
+class SkipReason(str, enum.Enum):
+    """Why something in the input could not be checked."""
+
+    UNREADABLE = "unreadable"
+    SPECIAL_FILE = "special-file"
+    VANISHED = "vanished"
+    SYMLINK_OUTSIDE = "symlink-outside-tree"
+    SYMLINK_BROKEN = "symlink-broken"
+    SYMLINK_LOOP = "symlink-loop"
+    TOO_LARGE = "too-large"
+    ARCHIVE_LIMIT = "archive-limit"
+    ZIP_BOMB = "zip-bomb"
+    MALFORMED = "malformed"
+    NOT_FOUND = "not-found"
+    ANALYSIS_FAILED = "analysis-failed"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a finding is: a file in the tree, optionally a member inside an archive."""
+
+    path: str
+    line: int | None = None
+    column: int | None = None
+    end_column: int | None = None
+    snippet: str | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    title: str
+    severity: Severity
+    confidence: Confidence
+    effort: Effort
+    work: WorkKind
+    message: str
+    advice: str
+    location: Location
+    references: tuple[str, ...] = ()
+    ported: bool = False
+
+
+@dataclass(frozen=True)
+class ElfDetails:
+    """What later checks need from an ELF file, beyond its header."""
+
+    needed: tuple[str, ...] = ()
+    soname: str | None = None
+    interpreter: str | None = None
+    max_glibc: str | None = None
+    glibc_versions: tuple[str, ...] = ()
+    min_load_align: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One architecture-specific part of a binary: a Mach-O slice or an ar member."""
+
+    name: str
+    format: str
+    machine: str
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A native binary found in the input."""
+
+    path: str
+    format: str
+    machines: tuple[str, ...]
+    kind: str
+    size: int
+    bits: int | None = None
+    endianness: str | None = None
+    elf: ElfDetails | None = None
+    slices: tuple[Slice, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def is_x86_only(self) -> bool:
+        return bool(self.machines) and all(m in X86_MACHINES for m in self.machines)
+
+    @property
+    def has_aarch64(self) -> bool:
+        return "aarch64" in self.machines
+
+
+X86_MACHINES = frozenset({"x86_64", "i386"})
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: SkipReason
+    detail: str
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What analyzing one file produced; merged into the scan result."""
+
+    path: str
+    size: int = 0
+    artifacts: tuple[Artifact, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    source_scanned: bool = False
+
+
+@dataclass(frozen=True)
+class RulePackInfo:
+    name: str
+    version: str
+    rules: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    files_seen: int = 0
+    files_analyzed: int = 0
+    source_files_scanned: int = 0
+    bytes_read: int = 0
+    duration_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    tool_version: str
+    inputs: tuple[str, ...]
+    started_at: str
+    rule_packs: tuple[RulePackInfo, ...]
+    artifacts: tuple[Artifact, ...]
+    findings: tuple[Finding, ...]
+    skipped: tuple[Skipped, ...]
+    stats: Stats
+    complete: bool = True
+    errors: tuple[str, ...] = field(default_factory=tuple)
+
+    def findings_at_or_above(self, threshold: Severity) -> list[Finding]:
+        return [f for f in self.findings if f.severity.at_least(threshold)]

@@ -1,0 +1,1 @@
+"""Reporters render one ScanResult; none of them analyzes anything."""

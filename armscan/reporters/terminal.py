@@ -1,0 +1,71 @@
+"""The rich summary printed on the terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from armscan.model import Finding, ScanResult, Severity
+from armscan.reporters.summary import summarize
+
+SEVERITY_STYLE = {
+    Severity.BLOCKER: "bold white on red",
+    Severity.HIGH: "bold red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+
+
+def _where(finding: Finding) -> str:
+    loc = finding.location
+    return f"{loc.path}:{loc.line}" if loc.line else loc.path
+
+
+def render(result: ScanResult, console: Console, *, threshold: Severity | None, verbose: bool,
+           limit: int = 40) -> None:
+    shown_floor = Severity.INFO if verbose else Severity.LOW
+    findings = sorted(
+        (f for f in result.findings if f.severity.at_least(shown_floor)),
+        key=lambda f: (-f.severity.rank, f.location.path, f.location.line or 0),
+    )
+    if findings:
+        table = Table(title="Findings", title_justify="left", expand=False, show_lines=False)
+        table.add_column("Severity", no_wrap=True)
+        table.add_column("Rule", no_wrap=True)
+        table.add_column("Where", overflow="fold")
+        table.add_column("What", overflow="fold")
+        for finding in findings[: None if verbose else limit]:
+            table.add_row(
+                Text(finding.severity.value, style=SEVERITY_STYLE[finding.severity]),
+                finding.rule_id,
+                Text(_where(finding)),
+                Text(finding.message),
+            )
+        console.print(table)
+        if not verbose and len(findings) > limit:
+            console.print(f"… and {len(findings) - limit} more (use --json for all, -v to list all here)")
+    summary = summarize(result)
+    table = Table(title="Summary", title_justify="left", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("")
+    by_severity = summary["by_severity"]
+    table.add_row("Findings", ", ".join(f"{by_severity[s.value]} {s.value}" for s in Severity))
+    if summary["ported"]:
+        table.add_row("Already ported", f"{summary['ported']} places with an aarch64 path (info)")
+    machines = ", ".join(f"{n} {m}" for m, n in summary["artifacts_by_machine"].items()) or "none"
+    table.add_row("Native binaries", f"{summary['artifacts']} ({machines})")
+    table.add_row("Files", f"{result.stats.files_seen} seen, {result.stats.source_files_scanned} source files "
+                           f"checked, {result.stats.duration_seconds:.2f} s")
+    if result.skipped:
+        table.add_row("Not checked", Text(f"{len(result.skipped)} (unknown: see the skipped list in --json)",
+                                          style="yellow"))
+    if not result.complete:
+        table.add_row("Incomplete", Text("; ".join(result.errors) or "the scan did not finish", style="bold red"))
+    if threshold is not None:
+        failing = len(result.findings_at_or_above(threshold))
+        verdict = (Text(f"{failing} at or above {threshold.value}: fail", style="bold red") if failing
+                   else Text(f"nothing at or above {threshold.value}: pass", style="green"))
+        table.add_row("Gate", verdict)
+    console.print(table)

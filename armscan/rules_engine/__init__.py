@@ -1,0 +1,1 @@
+"""Rules as data: loading, validation, and matching source files against them."""

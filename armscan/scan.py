@@ -1,0 +1,221 @@
+"""Scan code trees: walk them, analyze files in parallel, and merge everything into one result."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol
+
+from armscan import __version__
+from armscan.analyzers.files import Collector, analyze_file
+from armscan.limits import Limits
+from armscan.model import Artifact, Finding, ScanResult, SkipReason, Skipped, Stats
+from armscan.rules_engine.loader import RuleSet
+from armscan.sources.tree import FileEntry, walk
+
+logger = logging.getLogger(__name__)
+
+_BATCH_FILES = 128
+_BATCH_BYTES = 32 * 1024 * 1024
+_IN_PROCESS_BELOW = 300
+
+
+class Progress(Protocol):
+    """What the scan tells whoever shows progress; the CLI implements it, library code never prints."""
+
+    def walking(self, files_found: int) -> None: ...
+
+    def started(self, total_files: int) -> None: ...
+
+    def advanced(self, files: int) -> None: ...
+
+
+class _Silent:
+    def walking(self, files_found: int) -> None:
+        pass
+
+    def started(self, total_files: int) -> None:
+        pass
+
+    def advanced(self, files: int) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    jobs: int | None = None
+    excludes: tuple[str, ...] = ()
+    use_ignore_files: bool = True
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class _FileResult:
+    artifacts: tuple[Artifact, ...]
+    findings: tuple[Finding, ...]
+    skipped: tuple[Skipped, ...]
+    source_scanned: bool
+    bytes_read: int
+
+
+_WORKER_RULES: RuleSet | None = None
+_WORKER_LIMITS: Limits | None = None
+
+
+def _init_worker(ruleset: RuleSet, limits: Limits) -> None:
+    global _WORKER_RULES, _WORKER_LIMITS
+    _WORKER_RULES, _WORKER_LIMITS = ruleset, limits
+
+
+def _analyze_one(entry: FileEntry, ruleset: RuleSet, limits: Limits) -> _FileResult:
+    try:
+        out = analyze_file(entry.path, entry.display, ruleset, limits)
+    except Exception as e:  # an analyzer bug must not sink the scan: the file becomes unknown
+        logger.debug("analysis of %s failed", entry.display, exc_info=True)
+        out = Collector()
+        out.skip(entry.display, SkipReason.ANALYSIS_FAILED, f"analysis failed: {type(e).__name__}: {e}")
+    return _FileResult(tuple(out.artifacts), tuple(out.findings), tuple(out.skipped), out.source_scanned,
+                       out.bytes_read)
+
+
+def _analyze_batch(batch: list[FileEntry]) -> list[_FileResult]:
+    assert _WORKER_RULES is not None and _WORKER_LIMITS is not None
+    return [_analyze_one(entry, _WORKER_RULES, _WORKER_LIMITS) for entry in batch]
+
+
+def _batches(entries: list[FileEntry]) -> list[list[FileEntry]]:
+    batches: list[list[FileEntry]] = []
+    current: list[FileEntry] = []
+    size = 0
+    for entry in entries:
+        current.append(entry)
+        size += entry.size
+        if len(current) >= _BATCH_FILES or size >= _BATCH_BYTES:
+            batches.append(current)
+            current, size = [], 0
+    if current:
+        batches.append(current)
+    return batches
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+class _Merge:
+    def __init__(self) -> None:
+        self.artifacts: list[Artifact] = []
+        self.findings: list[Finding] = []
+        self.skipped: list[Skipped] = []
+        self.files_analyzed = 0
+        self.source_files = 0
+        self.bytes_read = 0
+
+    def add(self, result: _FileResult) -> None:
+        self.artifacts.extend(result.artifacts)
+        self.findings.extend(result.findings)
+        self.skipped.extend(result.skipped)
+        self.files_analyzed += 1
+        self.source_files += int(result.source_scanned)
+        self.bytes_read += result.bytes_read
+
+
+def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: ScanOptions,
+               progress: Progress | None = None) -> ScanResult:
+    """Scan each (path, display name) input and return one merged result.
+
+    An interrupted or failed run still returns what it has, marked incomplete.
+    """
+    progress = progress or _Silent()
+    started = datetime.now(timezone.utc)
+    clock = time.monotonic()
+    merge = _Merge()
+    errors: list[str] = []
+    entries: list[FileEntry] = []
+    for path, display in inputs:
+        for item in walk(path, display, excludes=options.excludes, use_ignore_files=options.use_ignore_files):
+            if isinstance(item, FileEntry):
+                entries.append(item)
+                if len(entries) % 1000 == 0:
+                    progress.walking(len(entries))
+            else:
+                merge.skipped.append(item)
+    progress.started(len(entries))
+    jobs = options.jobs or default_jobs()
+    complete = True
+    try:
+        if jobs <= 1 or len(entries) < _IN_PROCESS_BELOW:
+            for entry in entries:
+                merge.add(_analyze_one(entry, ruleset, options.limits))
+                progress.advanced(1)
+        else:
+            complete = _run_pool(entries, ruleset, options, jobs, merge, progress, errors)
+    except KeyboardInterrupt:
+        complete = False
+        errors.append("interrupted before every file was analyzed")
+    stats = Stats(
+        files_seen=len(entries),
+        files_analyzed=merge.files_analyzed,
+        source_files_scanned=merge.source_files,
+        bytes_read=merge.bytes_read,
+        duration_seconds=round(time.monotonic() - clock, 3),
+    )
+    return ScanResult(
+        tool_version=__version__,
+        inputs=tuple(display for _, display in inputs),
+        started_at=started.isoformat(timespec="seconds"),
+        rule_packs=(ruleset.pack,),
+        artifacts=tuple(sorted(merge.artifacts, key=lambda a: a.path)),
+        findings=tuple(sorted(merge.findings, key=_finding_order)),
+        skipped=tuple(sorted(merge.skipped, key=lambda s: s.path)),
+        stats=stats,
+        complete=complete and merge.files_analyzed == len(entries),
+        errors=tuple(errors),
+    )
+
+
+def _finding_order(f: Finding) -> tuple[str, int, int, str]:
+    return (f.location.path, f.location.line or 0, f.location.column or 0, f.rule_id)
+
+
+def _run_pool(entries: list[FileEntry], ruleset: RuleSet, options: ScanOptions, jobs: int, merge: _Merge,
+              progress: Progress, errors: list[str]) -> bool:
+    complete = True
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context(), initializer=_init_worker,
+                                initargs=(ruleset, options.limits)) as pool:
+        futures = {pool.submit(_analyze_batch, batch): batch for batch in _batches(entries)}
+        try:
+            for future in cf.as_completed(futures):
+                batch = futures[future]
+                try:
+                    results = future.result()
+                except Exception as e:  # a worker died (e.g. killed for memory): its files are unknown
+                    complete = False
+                    errors.append(f"a worker process failed: {type(e).__name__}: {e}")
+                    results = [
+                        _FileResult((), (), (Skipped(entry.display, SkipReason.ANALYSIS_FAILED,
+                                                     "the worker analyzing this file failed"),), False, 0)
+                        for entry in batch
+                    ]
+                for result in results:
+                    merge.add(result)
+                progress.advanced(len(batch))
+        except KeyboardInterrupt:
+            for future in futures:
+                future.cancel()
+            raise
+    return complete

@@ -1,0 +1,1 @@
+"""Sources yield the files and archive members that analyzers look at."""

@@ -1,0 +1,98 @@
+"""Look inside zip-based archives (wheels, JARs, WARs, eggs) in memory, with limits against bombs."""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import zipfile
+import zlib
+from typing import TYPE_CHECKING, BinaryIO
+
+from armscan.binary.headers import EMPTY_ZIP_MAGIC, HEAD_SIZE, ZIP_MAGIC, HeaderError, classify
+from armscan.limits import ARCHIVE_SUFFIXES, MiB, Limits
+from armscan.model import SkipReason
+
+if TYPE_CHECKING:
+    from armscan.analyzers.files import Collector
+    from armscan.rules_engine.loader import RuleSet
+
+_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+           ValueError, OSError)
+
+
+def _overlapping(infos: list[zipfile.ZipInfo]) -> bool:
+    """Entries that share compressed data are the mark of a non-recursive zip bomb."""
+    ordered = sorted(infos, key=lambda i: i.header_offset)
+    for first, second in zip(ordered, ordered[1:]):
+        if first.header_offset + 30 + first.compress_size > second.header_offset:
+            return True
+    return False
+
+
+def scan_zip(fh: BinaryIO, display: str, ruleset: RuleSet, limits: Limits, out: Collector, *, depth: int) -> None:
+    if depth >= limits.max_archive_depth:
+        out.skip(display, SkipReason.ARCHIVE_LIMIT, f"archive nested deeper than {limits.max_archive_depth} levels")
+        return
+    try:
+        archive = zipfile.ZipFile(fh)
+        infos = [i for i in archive.infolist() if not i.is_dir()]
+    except _ERRORS as e:
+        out.skip(display, SkipReason.MALFORMED, f"unreadable zip archive: {e}")
+        return
+    if len(infos) > limits.max_archive_members:
+        out.skip(display, SkipReason.ARCHIVE_LIMIT,
+                 f"{len(infos)} members is over the limit of {limits.max_archive_members}")
+        return
+    if _overlapping(infos):
+        out.skip(display, SkipReason.ZIP_BOMB, "zip entries overlap (shared compressed data): a zip bomb")
+        return
+    total = 0
+    with archive:
+        for info in infos:
+            member = f"{display}!{info.filename}"
+            if info.file_size > limits.max_member_size:
+                out.skip(member, SkipReason.TOO_LARGE,
+                         f"{info.file_size} bytes uncompressed is over the {limits.max_member_size}-byte limit")
+                continue
+            ratio = info.file_size / max(info.compress_size, 1)
+            if info.file_size > MiB and ratio > limits.max_compression_ratio:
+                out.skip(member, SkipReason.ZIP_BOMB,
+                         f"compression ratio {ratio:.0f}:1 is over the limit of {limits.max_compression_ratio}:1")
+                continue
+            total += info.file_size
+            if total > limits.max_archive_total:
+                out.skip(display, SkipReason.ARCHIVE_LIMIT,
+                         f"more than {limits.max_archive_total} bytes uncompressed; members after "
+                         f"{info.filename} were not checked")
+                return
+            _member(archive, info, member, ruleset, limits, out, depth)
+
+
+def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, member: str, ruleset: RuleSet, limits: Limits,
+            out: Collector, depth: int) -> None:
+    from armscan.analyzers.files import analyze_stream
+
+    name = posixpath.basename(info.filename)
+    try:
+        with archive.open(info) as stream:
+            head = stream.read(HEAD_SIZE)
+            interesting = _needs_whole(head, name, ruleset)
+            data = head + stream.read(info.file_size) if interesting else head
+    except _ERRORS as e:
+        out.skip(member, SkipReason.MALFORMED, f"archive member unreadable: {e}")
+        return
+    out.bytes_read += len(data)
+    if not interesting:
+        return
+    analyze_stream(io.BytesIO(data), len(data), member, name, ruleset, limits, out, depth=depth + 1)
+
+
+def _needs_whole(head: bytes, name: str, ruleset: RuleSet) -> bool:
+    try:
+        if classify(head) is not None:
+            return True
+    except HeaderError:
+        return True
+    if head.startswith((ZIP_MAGIC, EMPTY_ZIP_MAGIC)) and name.lower().endswith(ARCHIVE_SUFFIXES):
+        return True
+    return bool(ruleset.for_file(name))

@@ -1,0 +1,172 @@
+"""Walk a code tree: honour ignore files, never follow a symlink out or round, record what is skipped."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pathspec import GitIgnoreSpec
+
+from armscan.model import SkipReason, Skipped
+
+VCS_FOLDERS = frozenset({".git", ".hg", ".svn", ".bzr", "CVS", "_darcs", ".jj", ".pijul"})
+IGNORE_FILES = (".gitignore", ".armscanignore")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str
+    display: str
+    size: int
+
+
+def printable(path: str) -> str:
+    """A path as text that is valid UTF-8: bytes that are not are shown as \\xNN."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _join(display_root: str, rel: str) -> str:
+    if display_root in ("", "."):
+        return rel
+    return f"{display_root.rstrip('/')}/{rel}"
+
+
+class _Ignores:
+    """The ignore specs in force in one folder: its own ignore files and its ancestors'."""
+
+    def __init__(self, specs: tuple[tuple[str, GitIgnoreSpec], ...]) -> None:
+        self.specs = specs
+
+    def ignored(self, rel: str, is_dir: bool) -> bool:
+        candidate = rel + "/" if is_dir else rel
+        for base, spec in reversed(self.specs):
+            local = candidate[len(base) + 1 :] if base else candidate
+            result = spec.check_file(local)
+            if result.include is not None:
+                return bool(result.include)
+        return False
+
+    def extended(self, folder: str, rel: str, skipped: list[Skipped], display: str) -> _Ignores:
+        added = []
+        for name in IGNORE_FILES:
+            path = os.path.join(folder, name)
+            try:
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    lines = fh.read(1024 * 1024).splitlines()
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                skipped.append(Skipped(_join(display, name), SkipReason.UNREADABLE, f"ignore file: {e.strerror}"))
+                continue
+            try:
+                added.append((rel, GitIgnoreSpec.from_lines(lines)))
+            except (ValueError, TypeError) as e:
+                skipped.append(Skipped(_join(display, name), SkipReason.MALFORMED, f"ignore file: {e}"))
+        return _Ignores(self.specs + tuple(added)) if added else self
+
+
+def walk(root: str, display_root: str, *, excludes: tuple[str, ...] = (), use_ignore_files: bool = True,
+         ) -> Iterator[FileEntry | Skipped]:
+    """Yield each regular file under root (or root itself when it is a file), and what was skipped."""
+    try:
+        st = os.stat(root)
+    except OSError as e:
+        yield Skipped(printable(display_root), SkipReason.NOT_FOUND, e.strerror or str(e))
+        return
+    if stat.S_ISREG(st.st_mode):
+        yield FileEntry(root, printable(display_root), st.st_size)
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        yield Skipped(printable(display_root), SkipReason.SPECIAL_FILE, _kind(st.st_mode))
+        return
+    real_root = os.path.realpath(root)
+    exclude_spec = _Ignores((("", GitIgnoreSpec.from_lines(excludes)),)) if excludes else None
+    yield from _walk_folder(root, "", display_root, real_root, _Ignores(()), exclude_spec, use_ignore_files)
+
+
+def _walk_folder(folder: str, rel: str, display_root: str, real_root: str, ignores: _Ignores,
+                 excludes: _Ignores | None, use_ignore_files: bool) -> Iterator[FileEntry | Skipped]:
+    stack = [(folder, rel, ignores)]
+    while stack:
+        folder, rel, ignores = stack.pop()
+        display_folder = _join(display_root, rel) if rel else display_root
+        extra: list[Skipped] = []
+        if use_ignore_files:
+            ignores = ignores.extended(folder, rel, extra, printable(display_folder))
+        yield from extra
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except FileNotFoundError:
+            yield Skipped(printable(display_folder), SkipReason.VANISHED, "folder disappeared during the scan")
+            continue
+        except OSError as e:
+            yield Skipped(printable(display_folder), SkipReason.UNREADABLE, f"folder unreadable: {e.strerror}")
+            continue
+        subfolders = []
+        for entry in entries:
+            child_rel = f"{rel}/{entry.name}" if rel else entry.name
+            display = printable(_join(display_root, child_rel))
+            try:
+                is_link = entry.is_symlink()
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError as e:
+                yield Skipped(display, SkipReason.UNREADABLE, e.strerror or str(e))
+                continue
+            if is_dir and entry.name in VCS_FOLDERS:
+                continue
+            if ignores.ignored(child_rel, is_dir) or (excludes is not None and excludes.ignored(child_rel, is_dir)):
+                continue
+            if is_link:
+                skipped = _symlink(entry.path, real_root, display)
+                if skipped is not None:
+                    yield skipped
+                continue
+            if is_dir:
+                subfolders.append((entry.path, child_rel, ignores))
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                yield Skipped(display, SkipReason.VANISHED, "file disappeared during the scan")
+                continue
+            except OSError as e:
+                yield Skipped(display, SkipReason.UNREADABLE, e.strerror or str(e))
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                yield Skipped(display, SkipReason.SPECIAL_FILE, _kind(st.st_mode))
+                continue
+            yield FileEntry(entry.path, display, st.st_size)
+        stack.extend(reversed(subfolders))
+
+
+def _symlink(path: str, real_root: str, display: str) -> Skipped | None:
+    """A symlink is never followed: one inside the tree is scanned at its target, others are recorded."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return Skipped(display, SkipReason.SYMLINK_LOOP, "symlink loop")
+        if isinstance(e, FileNotFoundError):
+            return Skipped(display, SkipReason.SYMLINK_BROKEN, f"broken symlink to {printable(os.readlink(path))}")
+        return Skipped(display, SkipReason.UNREADABLE, e.strerror or str(e))
+    target = os.path.realpath(path)
+    if target == real_root or target.startswith(real_root.rstrip("/") + "/"):
+        return None
+    return Skipped(display, SkipReason.SYMLINK_OUTSIDE,
+                   "symlink to a path outside the scanned tree; not followed (scan that path directly)")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    return f"special file (mode {stat.filemode(mode)})"

@@ -1,0 +1,4 @@
+// ported: ARM-GO-AMD64-ONLY
+package crc
+
+func update(crc uint32, p []byte) uint32 { return updateSSE42(crc, p) }

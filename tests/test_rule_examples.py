@@ -1,0 +1,83 @@
+"""Every rule file runs over the examples beside it; inline marks say what must and must not match.
+
+`ruleid: ID` marks a line that must be reported (not as ported), `ported: ID` one that must be reported as
+already ported, and `ok: ID` one that must not be reported. A finding on an unmarked line fails too.
+Binary examples carry their expectations in expect.yaml.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+
+from armscan.resources import rules_dir
+from armscan.rules_engine.loader import RuleSet
+from tests.conftest import scan
+
+MARK = re.compile(r"(?://|#|;|/\*)\s*(ruleid|ok|ported):\s*([A-Z0-9-]+(?:\s*,\s*[A-Z0-9-]+)*)")
+RULE_FILES = sorted(p for p in rules_dir().rglob("*.yaml") if p.parent != rules_dir() and ".examples" not in str(p))
+
+
+def _marks(root: Path) -> dict[tuple[str, str, int], str]:
+    """(rule id, path relative to the examples folder, line) -> mark."""
+    expected: dict[tuple[str, str, int], str] = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != "expect.yaml"):
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError:
+            continue
+        pending: list[tuple[str, str]] = []
+        for number, line in enumerate(lines, start=1):
+            match = MARK.search(line)
+            if match and line.strip().startswith(("//", "#", ";", "/*")):
+                pending.extend((match.group(1), rid.strip()) for rid in match.group(2).split(","))
+                continue
+            for kind, rule_id in pending:
+                expected[(rule_id, path.relative_to(root).as_posix(), number)] = kind
+            pending = []
+    expect_file = root / "expect.yaml"
+    if expect_file.exists():
+        for name, entries in yaml.safe_load(expect_file.read_text())["files"].items():
+            for entry in entries:
+                kind, rule_id = next(iter(entry.items()))
+                expected[(rule_id, name, 0)] = kind
+    return expected
+
+
+@pytest.mark.parametrize("rule_file", RULE_FILES, ids=lambda p: p.relative_to(rules_dir()).as_posix())
+def test_rule_examples(rule_file: Path, ruleset: RuleSet) -> None:
+    source = rule_file.relative_to(rules_dir()).as_posix()
+    rules = ruleset.only_file(source)
+    examples = rule_file.with_suffix(".examples")
+    assert examples.is_dir(), f"{source} has no examples folder {examples.name}"
+    expected = _marks(examples)
+    rule_ids = {r.id for r in rules.rules}
+    for rule_id in rule_ids:
+        kinds = {kind for (rid, _, _), kind in expected.items() if rid == rule_id}
+        assert kinds & {"ruleid", "ported"}, f"{rule_id} has no positive example"
+        assert "ok" in kinds, f"{rule_id} has no negative example"
+    assert {rid for rid, _, _ in expected} <= rule_ids, "a mark names a rule that is not in this file"
+
+    result = scan(examples, rules, display="", use_ignore_files=False)
+    assert not result.skipped, result.skipped
+    found: dict[tuple[str, str, int], list[bool]] = defaultdict(list)
+    for finding in result.findings:
+        found[(finding.rule_id, finding.location.path, finding.location.line or 0)].append(finding.ported)
+
+    problems = []
+    for key, kind in sorted(expected.items()):
+        ported_flags = found.get(key, [])
+        if kind == "ok" and ported_flags:
+            problems.append(f"{key}: must not match, but did")
+        elif kind == "ruleid" and False not in ported_flags:
+            problems.append(f"{key}: must match (not as ported), found {ported_flags}")
+        elif kind == "ported" and True not in ported_flags:
+            problems.append(f"{key}: must match as ported, found {ported_flags}")
+    for key in sorted(found):
+        if expected.get(key) not in ("ruleid", "ported"):
+            problems.append(f"{key}: matched an unmarked line")
+    assert not problems, "\n".join(problems)
