@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from armscan import __version__
 from armscan.limits import Limits
 from armscan.model import ScanResult, Severity
-from armscan.reporters import json_report, terminal
+from armscan.reporters import html_report, json_report, terminal
 from armscan.rules_engine.loader import RuleError, load_rules
 from armscan.scan import ScanOptions, scan_paths
 
@@ -134,6 +134,8 @@ def scan(
     paths: Annotated[list[Path], typer.Argument(help="Folders or files to scan.", show_default=False)],
     json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
                                                     help="Write the JSON result to FILE ('-' for stdout).")] = None,
+    html_out: Annotated[Optional[str], typer.Option("--html", metavar="FILE",
+                                                    help="Write the HTML report to FILE.")] = None,
     fail_on: Annotated[FailOn, typer.Option("--fail-on", case_sensitive=False,
                                             help="Exit 1 when a finding is at or above this severity.")
                        ] = FailOn.HIGH,
@@ -155,7 +157,7 @@ def scan(
     stderr = Console(stderr=True)
     _setup_logging(verbose, stderr)
     try:
-        code = _run_scan(paths, json_out, fail_on, jobs, tuple(exclude or ()), not no_ignore,
+        code = _run_scan(paths, {"json": json_out, "html": html_out}, fail_on, jobs, tuple(exclude or ()), not no_ignore,
                          frozenset(disable or ()), verbose, quiet, stderr)
     except UsageError as e:
         stderr.print(f"[bold red]error:[/] {e}", highlight=False)
@@ -163,13 +165,16 @@ def scan(
     raise typer.Exit(code)
 
 
-def _run_scan(paths: list[Path], json_out: Optional[str], fail_on: FailOn, jobs: Optional[int],
+def _run_scan(paths: list[Path], outputs: dict[str, Optional[str]], fail_on: FailOn, jobs: Optional[int],
               excludes: tuple[str, ...], use_ignore: bool, disabled: frozenset[str], verbose: int, quiet: bool,
               stderr: Console) -> int:
     for path in paths:
         if not os.path.lexists(path):
             raise UsageError(f"{path}: no such file or folder")
-    _check_output(json_out)
+    if outputs.get("html") == "-":
+        raise UsageError("--html needs a file name")
+    for target in outputs.values():
+        _check_output(target)
     try:
         ruleset = load_rules()
     except RuleError as e:
@@ -187,14 +192,17 @@ def _run_scan(paths: list[Path], json_out: Optional[str], fail_on: FailOn, jobs:
         if progress is not None:
             progress.stop()
     threshold = fail_on.threshold()
-    if json_out is not None:
+    renderers = {"json": lambda: json_report.render(result), "html": lambda: html_report.render(result, threshold)}
+    for kind, target in outputs.items():
+        if target is None:
+            continue
         try:
-            write_output(json_out, json_report.render(result))
+            write_output(target, renderers[kind]())
         except OSError as e:
-            stderr.print(f"[bold red]error:[/] cannot write {json_out}: {e.strerror or e}", highlight=False)
+            stderr.print(f"[bold red]error:[/] cannot write {target}: {e.strerror or e}", highlight=False)
             return EXIT_INCOMPLETE
     if not quiet:
-        console = stderr if json_out == "-" else Console()
+        console = stderr if "-" in outputs.values() else Console()
         terminal.render(result, console, threshold=threshold, verbose=verbose > 0)
     for error in result.errors:
         stderr.print(f"[bold red]error:[/] {error}", highlight=False)
