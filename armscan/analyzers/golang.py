@@ -21,7 +21,7 @@ _X86 = ("amd64", "386")
 _BUILD_LINE = re.compile(r"^//go:build\s+(.+)$", re.MULTILINE)
 _PLUS_BUILD = re.compile(r"^//\s*\+build\s+(.+)$", re.MULTILINE)
 _TOKEN = re.compile(r"\s*(&&|\|\||!|\(|\)|[\w.]+)")
-_GO_ASM = re.compile(r"^\s*TEXT\s+\S*·", re.MULTILINE)
+_GO_ASM = re.compile(r"^[ \t]*TEXT\s+\S*·", re.MULTILINE)
 _PACKAGE = re.compile(r"^package\s+\w+", re.MULTILINE)
 
 

@@ -73,8 +73,12 @@ def walk(root: str, display_root: str, *, excludes: tuple[str, ...] = (), use_ig
     """Yield each regular file under root (or root itself when it is a file), and what was skipped."""
     try:
         st = os.stat(root)
-    except OSError as e:
+    except FileNotFoundError as e:
         yield Skipped(printable(display_root), SkipReason.NOT_FOUND, e.strerror or str(e))
+        return
+    except OSError as e:
+        reason = SkipReason.SYMLINK_LOOP if e.errno == errno.ELOOP else SkipReason.UNREADABLE
+        yield Skipped(printable(display_root), reason, e.strerror or str(e))
         return
     if stat.S_ISREG(st.st_mode):
         yield FileEntry(root, printable(display_root), st.st_size)
@@ -93,10 +97,6 @@ def _walk_folder(folder: str, rel: str, display_root: str, real_root: str, ignor
     while stack:
         folder, rel, ignores = stack.pop()
         display_folder = _join(display_root, rel) if rel else display_root
-        extra: list[Skipped] = []
-        if use_ignore_files:
-            ignores = ignores.extended(folder, rel, extra, printable(display_folder))
-        yield from extra
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -106,6 +106,10 @@ def _walk_folder(folder: str, rel: str, display_root: str, real_root: str, ignor
         except OSError as e:
             yield Skipped(printable(display_folder), SkipReason.UNREADABLE, f"folder unreadable: {e.strerror}")
             continue
+        if use_ignore_files and any(e.name in IGNORE_FILES for e in entries):
+            extra: list[Skipped] = []
+            ignores = ignores.extended(folder, rel, extra, printable(display_folder))
+            yield from extra
         subfolders = []
         for entry in entries:
             child_rel = f"{rel}/{entry.name}" if rel else entry.name
