@@ -8,7 +8,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -94,7 +94,7 @@ class _BarProgress:
         self._progress.stop()
 
 
-def _check_output(target: Optional[str]) -> None:
+def _check_output(target: str | None) -> None:
     if target is None or target == "-":
         return
     parent = Path(target).expanduser().parent
@@ -132,21 +132,21 @@ def _exit_code(result: ScanResult, threshold: Severity | None) -> int:
 @app.command()
 def scan(
     paths: Annotated[list[Path], typer.Argument(help="Folders or files to scan.", show_default=False)],
-    json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
+    json_out: Annotated[str | None, typer.Option("--json", metavar="FILE",
                                                     help="Write the JSON result to FILE ('-' for stdout).")] = None,
-    html_out: Annotated[Optional[str], typer.Option("--html", metavar="FILE",
+    html_out: Annotated[str | None, typer.Option("--html", metavar="FILE",
                                                     help="Write the HTML report to FILE.")] = None,
     fail_on: Annotated[FailOn, typer.Option("--fail-on", case_sensitive=False,
                                             help="Exit 1 when a finding is at or above this severity.")
                        ] = FailOn.HIGH,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, max=512,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, max=512,
                                                 help="Worker processes (default: available cores).")] = None,
-    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", metavar="GLOB",
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", metavar="GLOB",
                                                          help="Skip paths matching GLOB (gitignore syntax); "
                                                               "repeatable.")] = None,
     no_ignore: Annotated[bool, typer.Option("--no-ignore",
                                             help="Do not read .gitignore and .armscanignore files.")] = False,
-    disable: Annotated[Optional[list[str]], typer.Option("--disable", metavar="RULE-ID",
+    disable: Annotated[list[str] | None, typer.Option("--disable", metavar="RULE-ID",
                                                          help="Do not run this rule; repeatable.")] = None,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
                                          help="List every finding, info included; -vv for debug logs.")] = 0,
@@ -157,7 +157,8 @@ def scan(
     stderr = Console(stderr=True)
     _setup_logging(verbose, stderr)
     try:
-        code = _run_scan(paths, {"json": json_out, "html": html_out}, fail_on, jobs, tuple(exclude or ()), not no_ignore,
+        outputs = {"json": json_out, "html": html_out}
+        code = _run_scan(paths, outputs, fail_on, jobs, tuple(exclude or ()), not no_ignore,
                          frozenset(disable or ()), verbose, quiet, stderr)
     except UsageError as e:
         stderr.print(f"[bold red]error:[/] {e}", highlight=False)
@@ -165,7 +166,7 @@ def scan(
     raise typer.Exit(code)
 
 
-def _run_scan(paths: list[Path], outputs: dict[str, Optional[str]], fail_on: FailOn, jobs: Optional[int],
+def _run_scan(paths: list[Path], outputs: dict[str, str | None], fail_on: FailOn, jobs: int | None,
               excludes: tuple[str, ...], use_ignore: bool, disabled: frozenset[str], verbose: int, quiet: bool,
               stderr: Console) -> int:
     for path in paths:

@@ -15,7 +15,7 @@ from typing import Protocol
 from armscan import __version__
 from armscan.analyzers.files import Collector, analyze_file
 from armscan.limits import Limits
-from armscan.model import Artifact, Finding, ScanResult, SkipReason, Skipped, Stats
+from armscan.model import Artifact, Finding, ScanResult, Skipped, SkipReason, Stats
 from armscan.rules_engine.loader import RuleSet
 from armscan.sources.tree import FileEntry, walk
 

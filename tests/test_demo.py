@@ -9,7 +9,8 @@ from tests.conftest import DEMO, scan
 def test_demo_findings_exactly() -> None:
     result = scan(DEMO, display="demo")
     got = [(f.rule_id, f.location.path, f.location.line, f.severity.value, f.ported) for f in result.findings]
-    wheel = "demo/wheelhouse/nativepkg-1.0-cp311-cp311-linux_x86_64.whl!nativepkg/_native.cpython-311-x86_64-linux-gnu.so"
+    wheel = ("demo/wheelhouse/nativepkg-1.0-cp311-cp311-linux_x86_64.whl"
+             "!nativepkg/_native.cpython-311-x86_64-linux-gnu.so")
     assert got == [
         ("ARM-DOCKER-PLATFORM-AMD64", "demo/Dockerfile", 1, "high", False),
         ("ARM-DOCKER-ARCH-URL", "demo/Dockerfile", 5, "high", False),

@@ -24,7 +24,7 @@ def inspect(header: Header, fh: BinaryIO, size: int, display: str) -> Artifact:
         if header.kind in ("executable", "pie-executable", "shared-object"):
             fh.seek(0)
             details = elf.read_details(fh)
-        notes = (details.error,) if details is not None and details.error else ()
+        notes: tuple[str, ...] = (details.error,) if details is not None and details.error else ()
         return Artifact(
             path=display,
             format="elf",
@@ -38,7 +38,7 @@ def inspect(header: Header, fh: BinaryIO, size: int, display: str) -> Artifact:
         )
     if header.format == "ar":
         fh.seek(0)
-        members, notes = ar.read_members(fh, size)
+        members, ar_notes = ar.read_members(fh, size)
         machines = tuple(sorted({m.machine for m in members if m.machine not in ("any", "unknown")}))
         slices = tuple(Slice(name=m.name, format=m.format, machine=m.machine, kind=m.kind) for m in members)
         return Artifact(
@@ -48,7 +48,7 @@ def inspect(header: Header, fh: BinaryIO, size: int, display: str) -> Artifact:
             kind="static-archive",
             size=size,
             slices=slices,
-            notes=tuple(notes),
+            notes=tuple(ar_notes),
         )
     if header.format == "macho-universal":
         slices = tuple(Slice(name=raw, format="macho", machine=norm) for raw, norm in header.slices)

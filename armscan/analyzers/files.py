@@ -12,7 +12,7 @@ from armscan.analyzers.counterparts import Siblings
 from armscan.analyzers.source import SourceFile, analyze_text
 from armscan.binary.headers import EMPTY_ZIP_MAGIC, HEAD_SIZE, ZIP_MAGIC, HeaderError, classify
 from armscan.limits import ARCHIVE_SUFFIXES, Limits
-from armscan.model import Artifact, Finding, SkipReason, Skipped
+from armscan.model import Artifact, Finding, Skipped, SkipReason
 from armscan.rules_engine.loader import RuleSet
 
 
@@ -117,7 +117,7 @@ def analyze_file(path: str, display: str, ruleset: RuleSet, limits: Limits) -> C
     with fh:
         try:
             size = os.fstat(fh.fileno()).st_size
-            buffered = io.BufferedReader(fh, buffer_size=65536)  # type: ignore[arg-type]
+            buffered = io.BufferedReader(fh, buffer_size=65536)  # type: ignore[type-var]
             analyze_stream(buffered, size, display, os.path.basename(path), ruleset, limits, out, fs_path=path)
         except OSError as e:
             out.skip(display, SkipReason.UNREADABLE, f"read failed: {e.strerror or e}")

@@ -70,6 +70,8 @@ def evaluate(expr: str, goarch: str, goos: str = "linux") -> bool:
         pos += 1
         if token == "!":
             return not parse_not()
+        if token in ("&&", "||", ")"):
+            raise ValueError(f"bad build constraint {expr!r}")
         if token == "(":
             value = parse_or()
             if pos >= len(tokens) or tokens[pos] != ")":

@@ -62,7 +62,8 @@ class SourceFile:
 
     @cached_property
     def _c_spans(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        comments, literals = [], []
+        comments: list[tuple[int, int]] = []
+        literals: list[tuple[int, int]] = []
         for m in _C_COMMENTS.finditer(self.text):
             (comments if m.group().startswith("/") else literals).append((m.start(), m.end()))
         return comments, sorted(comments + literals)

@@ -6,9 +6,10 @@ import re
 from typing import BinaryIO
 
 from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSection
+from elftools.elf.dynamic import DynamicSection, DynamicSegment
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
+from elftools.elf.segments import InterpSegment
 
 from armscan.model import ElfDetails
 
@@ -35,32 +36,30 @@ def _read(fh: BinaryIO) -> ElfDetails:
     soname = None
     interpreter = None
     aligns: list[int] = []
+    dynamic: DynamicSegment | DynamicSection | None = None
     for segment in elf.iter_segments():
-        ptype = segment["p_type"]
-        if ptype == "PT_LOAD":
+        if segment["p_type"] == "PT_LOAD":
             aligns.append(int(segment["p_align"]))
-        elif ptype == "PT_INTERP":
+        elif isinstance(segment, InterpSegment):
             interpreter = segment.get_interp_name()
-        elif ptype == "PT_DYNAMIC" and not needed and soname is None:
-            for tag in segment.iter_tags():
-                if tag.entry.d_tag == "DT_NEEDED":
-                    needed.append(tag.needed)
-                elif tag.entry.d_tag == "DT_SONAME":
-                    soname = tag.soname
+        elif isinstance(segment, DynamicSegment):
+            dynamic = segment
     glibc: set[str] = set()
     for section in elf.iter_sections():
-        if isinstance(section, DynamicSection) and not needed and soname is None:
-            for tag in section.iter_tags():
-                if tag.entry.d_tag == "DT_NEEDED":
-                    needed.append(tag.needed)
-                elif tag.entry.d_tag == "DT_SONAME":
-                    soname = tag.soname
+        if isinstance(section, DynamicSection) and dynamic is None:
+            dynamic = section  # an object with section headers but no program headers
         elif isinstance(section, GNUVerNeedSection):
             for _verneed, auxiliaries in section.iter_versions():
                 for aux in auxiliaries:
                     match = _GLIBC.match(aux.name)
                     if match:
                         glibc.add(match.group(1))
+    if dynamic is not None:
+        for tag in dynamic.iter_tags():
+            if tag.entry.d_tag == "DT_NEEDED":
+                needed.append(str(getattr(tag, "needed", "")))
+            elif tag.entry.d_tag == "DT_SONAME":
+                soname = str(getattr(tag, "soname", ""))
     versions = tuple(sorted(glibc, key=_version_key))
     return ElfDetails(
         needed=tuple(needed),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import itertools
 import posixpath
 import zipfile
 import zlib
 from typing import TYPE_CHECKING, BinaryIO
 
 from armscan.binary.headers import EMPTY_ZIP_MAGIC, HEAD_SIZE, ZIP_MAGIC, HeaderError, classify
-from armscan.limits import ARCHIVE_SUFFIXES, MiB, Limits
+from armscan.limits import ARCHIVE_SUFFIXES, Limits, MiB
 from armscan.model import SkipReason
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ _ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotIm
 def _overlapping(infos: list[zipfile.ZipInfo]) -> bool:
     """Entries that share compressed data are the mark of a non-recursive zip bomb."""
     ordered = sorted(infos, key=lambda i: i.header_offset)
-    for first, second in zip(ordered, ordered[1:]):
+    for first, second in itertools.pairwise(ordered):
         if first.header_offset + 30 + first.compress_size > second.header_offset:
             return True
     return False

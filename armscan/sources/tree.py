@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pathspec import GitIgnoreSpec
 
-from armscan.model import SkipReason, Skipped
+from armscan.model import Skipped, SkipReason
 
 VCS_FOLDERS = frozenset({".git", ".hg", ".svn", ".bzr", "CVS", "_darcs", ".jj", ".pijul"})
 IGNORE_FILES = (".gitignore", ".armscanignore")
