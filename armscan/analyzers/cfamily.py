@@ -12,10 +12,8 @@ if TYPE_CHECKING:
     from armscan.analyzers.source import Hit, SourceFile
     from armscan.rules_engine.loader import Rule
 
-_ASM_START = re.compile(
-    r"\b(?:__asm__|__asm|asm)\b(?:\s+(?:__volatile__|volatile|__inline__|inline|goto))*\s*([({])"
-    r"|\b__asm\b[ \t]+(?=[a-z])",
-)
+_ASM_WORD = re.compile(r"asm(?:__)?\b")
+_ASM_TAIL = re.compile(r"(?:\s+(?:__volatile__|volatile|__inline__|inline|goto))*\s*([({])|[ \t]+(?=[a-z])")
 X86_ASM_BODY = re.compile(
     r"%%?(?:[re]?(?:ax|bx|cx|dx|si|di)|[er](?:sp|bp)|r(?:8|9|1[0-5])[dwb]?|[xyz]mm\d+|[abcd][lh]|eflags|rip)\b"
     r"|\b(?:[er][abcd]x|[er][sd]i|[er][sb]p|[xyz]mm\d+|r(?:8|9|1[0-5])[dwb]?)\b"
@@ -45,29 +43,47 @@ def _body_after(text: str, open_at: int, opener: str) -> str:
     return text[open_at + 1 : end]
 
 
+def _statement_start(text: str, word: re.Match[str]) -> int | None:
+    """Where `asm`, `__asm` or `__asm__` begins, or None when the match is part of a longer name."""
+    start = word.start()
+    if text.startswith("__", start - 2):
+        start -= 2
+    elif word.group() != "asm":
+        return None
+    if start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        return None
+    return start
+
+
 def inline_asm(source: SourceFile, rule: Rule) -> Iterator[Hit]:
     text = source.text
     if "asm" not in text:
         return
     seen: set[int] = set()
-    for match in _ASM_START.finditer(text):
-        if source.in_c_comment(match.start()):
+    for word in _ASM_WORD.finditer(text):
+        start = _statement_start(text, word)
+        if start is None or source.in_c_comment(start):
+            continue
+        match = _ASM_TAIL.match(text, word.end())
+        if match is None:
             continue
         opener = match.group(1)
         if opener:
             body = _body_after(text, match.start(1), opener)
-        else:  # MSVC single-line form: __asm mov eax, 1
+        elif text[start:word.end()] == "__asm":  # MSVC single-line form: __asm mov eax, 1
             line_end = text.find("\n", match.end())
             body = text[match.end() : line_end if line_end >= 0 else len(text)]
+        else:
+            continue
         found = X86_ASM_BODY.search(body)
         if not found:
             continue
-        line = source.lines.line_of(match.start())
+        line = source.lines.line_of(start)
         if line in seen:
             continue
         seen.add(line)
         state = GuardState.PORTED if source.has_counterpart else source.conditionals.state_of(line)
-        yield source.hit_at(match.start(), match.end(), state, detail=found.group().strip())
+        yield source.hit_at(start, match.end(), state, detail=found.group().strip())
 
 
 def _chain_hit(source: SourceFile, line: int, variant: str, detail: str) -> Hit:

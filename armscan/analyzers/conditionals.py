@@ -8,24 +8,24 @@ from dataclasses import dataclass, field
 
 from armscan.analyzers.text import LineIndex
 
-_DIRECTIVE = re.compile(
-    r"^[ \t]*#[ \t]*(ifdef|ifndef|if|elifdef|elifndef|elif|else|endif|error)\b((?:[^\n]*\\\n)*[^\n]*)",
-    re.MULTILINE,
-)
+# Patterns start with a literal character so that the regex engine can skip ahead quickly; every macro
+# name starts with an underscore, and the look-behind after it stands in for a leading word boundary.
+_DIRECTIVE = re.compile(r"#[ \t]*(ifdef|ifndef|if|elifdef|elifndef|elif|else|endif|error)\b((?:[^\n]*\\\n)*[^\n]*)")
 X86_MACROS = re.compile(
-    r"\b(?:__x86_64__|__x86_64|__amd64__|__amd64|__i386__|__i386|__i486__|__i586__|__i686__|_M_X64|_M_AMD64"
-    r"|_M_IX86(?:_FP)?|__X86__|_X86_|__x86__|__SSE\d?\w*__|__AVX\w*__|__FMA4?__|__BMI2?__|__POPCNT__"
-    r"|__PCLMUL__|__AES__|__F16C__|__MMX__|__LZCNT__|__SHA__|__XOP__|__RDRND__)\b"
+    r"_(?<![\w]_)(?:_x86_64__|_x86_64|_amd64__|_amd64|_i386__|_i386|_i486__|_i586__|_i686__|M_X64|M_AMD64"
+    r"|M_IX86(?:_FP)?|_X86__|X86_|_x86__|_SSE\d?\w*__|_AVX\w*__|_FMA4?__|_BMI2?__|_POPCNT__"
+    r"|_PCLMUL__|_AES__|_F16C__|_MMX__|_LZCNT__|_SHA__|_XOP__|_RDRND__)\b"
 )
 ARCH_MACROS = re.compile(
-    r"\b(?:__x86_64__|__x86_64|__amd64__|__amd64|__i386__|__i386|__i486__|__i586__|__i686__|_M_X64|_M_AMD64"
-    r"|_M_IX86|__X86__|_X86_|__x86__)\b"
+    r"_(?<![\w]_)(?:_x86_64__|_x86_64|_amd64__|_amd64|_i386__|_i386|_i486__|_i586__|_i686__|M_X64|M_AMD64"
+    r"|M_IX86|_X86__|X86_|_x86__)\b"
 )
 ARM_MACROS = re.compile(
-    r"\b(?:__aarch64__|__arm64__|__arm64|_M_ARM64(?:EC)?|__arm__|_M_ARM|__ARM_NEON\w*|__ARM_ARCH\w*"
-    r"|__ARM_FEATURE_\w+|__thumb__|__ARM_64BIT_STATE|__ARM_EABI__)\b"
+    r"_(?<![\w]_)(?:_aarch64__|_arm64__|_arm64|M_ARM64(?:EC)?|_arm__|M_ARM|_ARM_NEON\w*|_ARM_ARCH\w*"
+    r"|_ARM_FEATURE_\w+|_thumb__|_ARM_64BIT_STATE|_ARM_EABI__)\b"
 )
-ARM_INCLUDE = re.compile(r"^[ \t]*#[ \t]*include[ \t]*[<\"](?:arm_neon|arm_sve|arm_acle|sse2neon|simde/)", re.M)
+ARM_INCLUDE = re.compile(r"#[ \t]*include[ \t]*[<\"](?:arm_neon|arm_sve|arm_acle|sse2neon|simde/)")
+_LINE_START = re.compile(r"[ \t]*")
 # Names that mark a conditional as a SIMD/x86 switch even without a predefined macro (HAVE_SSE2, USE_AVX).
 _X86_SWITCH = re.compile(r"(?i)sse|avx|x86|x64|amd64|i386|simd|intrin|mmx")
 
@@ -80,6 +80,8 @@ class Conditionals:
         self.unbalanced = False
         stack: list[Chain] = []
         for match in _DIRECTIVE.finditer(text):
+            if not _at_line_start(text, match.start()):
+                continue
             word, rest = match.group(1), " ".join(match.group(2).replace("\\\n", " ").split())
             line = lines.line_of(match.start())
             if word.startswith("if"):
@@ -131,6 +133,11 @@ class Conditionals:
             if branch.kind != "else" and (X86_MACROS.search(branch.condition) or _X86_SWITCH.search(branch.condition)):
                 return GuardState.GUARDED
         return GuardState.UNGUARDED
+
+
+def _at_line_start(text: str, offset: int) -> bool:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return _LINE_START.fullmatch(text, line_start, offset) is not None
 
 
 def _condition(word: str, rest: str) -> str:

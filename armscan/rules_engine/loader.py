@@ -85,15 +85,11 @@ class RuleSet:
         return None
 
     def for_file(self, file_name: str) -> tuple[Rule, ...]:
-        return self._index.lookup(file_name)
-
-    @property
-    def _index(self) -> _GlobIndex:
-        index = _INDEXES.get(id(self))
+        index = _INDEXES.get(id(self.rules))
         if index is None or index.rules is not self.rules:
-            index = _GlobIndex(self.source_rules())
-            _INDEXES[id(self)] = index
-        return index
+            index = _GlobIndex(self.rules)
+            _INDEXES[id(self.rules)] = index
+        return index.lookup(file_name)
 
     def source_rules(self) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.check != "binary")
@@ -112,6 +108,7 @@ class _GlobIndex:
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
+        rules = tuple(r for r in rules if r.check != "binary")
         self._by_suffix: dict[str, list[Rule]] = {}
         self._by_name: dict[str, list[Rule]] = {}
         self._other: list[tuple[str, Rule]] = []
@@ -140,7 +137,7 @@ class _GlobIndex:
         for glob, rule in self._other:
             if rule.id not in found and fnmatch.fnmatchcase(name, glob):
                 found[rule.id] = rule
-        result = tuple(r for r in self.rules if r.id in found)
+        result = tuple(r for r in self.rules if r.id in found and r.check != "binary")
         if len(self._cache) < 50_000:
             self._cache[name] = result
         return result

@@ -24,3 +24,7 @@ static float sum4(const float *p) {
 unsigned bits(unsigned long long x) { return (unsigned)_pdep_u64(x, 0xffull); }
 // ok: ARM-C-INTRIN-CALL
 const char *name = "_mm_add_ps";
+#ifdef _MSC_VER
+// ok: ARM-C-INTRIN-HEADER
+#include <intrin.h>
+#endif

@@ -1,0 +1,55 @@
+"""Rule files are held to what keeps scans fast and reports useful."""
+
+from __future__ import annotations
+
+import re
+import re._constants as sre_constants
+import re._parser as sre_parse
+from typing import Any
+
+from armscan.rules_engine.loader import Rule, RuleSet
+
+HOT_LANGUAGES = {"c", "go", "rust", "asm"}
+
+
+def _starts_with_literal(items: Any) -> bool:
+    if not items:
+        return False
+    op, value = items[0]
+    if op is sre_constants.LITERAL:
+        return True
+    if op is sre_constants.SUBPATTERN:
+        return _starts_with_literal(value[-1])
+    if op is sre_constants.BRANCH:
+        return all(_starts_with_literal(branch) for branch in value[1])
+    return False
+
+
+def test_patterns_on_source_files_start_with_a_literal(ruleset: RuleSet) -> None:
+    """A leading \\b, ^ or look-behind makes Python's regex engine try every offset: 10-50x slower."""
+    slow = []
+    for rule in ruleset.rules:
+        if not HOT_LANGUAGES & set(rule.languages):
+            continue
+        for pattern in rule.patterns:
+            parsed = sre_parse.parse(pattern.pattern, pattern.flags)
+            if not _starts_with_literal(list(parsed)):
+                slow.append(f"{rule.id}: {pattern.pattern[:60]}")
+    assert not slow, "\n".join(slow)
+
+
+def test_every_rule_has_advice_and_references(ruleset: RuleSet) -> None:
+    for rule in ruleset.rules:
+        assert isinstance(rule, Rule)
+        assert len(rule.advice) > 40, rule.id
+        assert rule.references and all(r.startswith("https://") for r in rule.references), rule.id
+        assert rule.message.strip(), rule.id
+
+
+def test_rule_ids_are_stable_and_unique(ruleset: RuleSet) -> None:
+    ids = [r.id for r in ruleset.rules]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"ARM-[A-Z0-9]+(-[A-Z0-9]+)+", i) for i in ids)
+
+
+
