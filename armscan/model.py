@@ -60,6 +60,14 @@ class WorkKind(str, enum.Enum):
     VERIFY = "verify"
 
 
+class PortStatus(str, enum.Enum):
+    """Whether the code a finding points at already has an aarch64 path."""
+
+    UNPORTED = "unported"
+    FALLBACK = "fallback"  # x86-only fast path; aarch64 builds take a generic branch
+    PORTED = "ported"
+
+
 class SkipReason(str, enum.Enum):
     """Why something in the input could not be checked."""
 
@@ -100,7 +108,11 @@ class Finding:
     advice: str
     location: Location
     references: tuple[str, ...] = ()
-    ported: bool = False
+    status: PortStatus = PortStatus.UNPORTED
+
+    @property
+    def ported(self) -> bool:
+        return self.status is PortStatus.PORTED
 
 
 @dataclass(frozen=True)
@@ -173,6 +185,20 @@ class FileOutcome:
 
 
 @dataclass(frozen=True)
+class RuleInfo:
+    """A rule as the outputs describe it: advice for each port status."""
+
+    id: str
+    title: str
+    severity: Severity
+    confidence: Confidence
+    effort: Effort
+    work: WorkKind
+    advice: tuple[tuple[PortStatus, str], ...]
+    references: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RulePackInfo:
     name: str
     version: str
@@ -200,6 +226,7 @@ class ScanResult:
     stats: Stats
     complete: bool = True
     errors: tuple[str, ...] = field(default_factory=tuple)
+    rules: tuple[RuleInfo, ...] = ()
 
     def findings_at_or_above(self, threshold: Severity) -> list[Finding]:
         return [f for f in self.findings if f.severity.at_least(threshold)]

@@ -185,6 +185,7 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         stats=stats,
         complete=complete and merge.files_analyzed == len(entries),
         errors=tuple(errors),
+        rules=tuple(r.info() for r in ruleset.rules if r.id in {f.rule_id for f in merge.findings}),
     )
 
 

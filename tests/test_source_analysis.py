@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from armscan.analyzers.conditionals import Conditionals, GuardState
+from armscan.analyzers.conditionals import Conditionals
 from armscan.analyzers.counterparts import base_name, is_arm_named, is_x86_named
 from armscan.analyzers.golang import evaluate
 from armscan.analyzers.source import _join_continuations
 from armscan.analyzers.text import LineIndex
+from armscan.model import PortStatus
 
 
 @pytest.mark.parametrize(
@@ -51,18 +52,18 @@ def test_guard_states() -> None:
         "#endif",                 # 9
     ])
     c = conditionals(text)
-    assert c.state_of(2) is GuardState.GUARDED
-    assert c.state_of(4) is GuardState.UNGUARDED
-    assert c.state_of(6) is GuardState.UNGUARDED
-    assert c.state_of(8) is GuardState.UNGUARDED
+    assert c.state_of(2) is PortStatus.FALLBACK
+    assert c.state_of(4) is PortStatus.UNPORTED
+    assert c.state_of(6) is PortStatus.UNPORTED
+    assert c.state_of(8) is PortStatus.UNPORTED
     assert not c.has_arm_path and not c.unbalanced
 
 
 def test_arm_branch_makes_x86_branch_ported() -> None:
     text = "#if defined(__x86_64__)\nx86();\n#elif defined(__aarch64__)\narm();\n#endif\nafter();\n"
     c = conditionals(text)
-    assert c.state_of(2) is GuardState.PORTED
-    assert c.state_of(6) is GuardState.UNGUARDED  # outside any conditional, even in a ported file
+    assert c.state_of(2) is PortStatus.PORTED
+    assert c.state_of(6) is PortStatus.UNPORTED  # outside any conditional, even in a ported file
 
 
 def test_continued_directive_and_unbalanced_file() -> None:
@@ -71,7 +72,7 @@ def test_continued_directive_and_unbalanced_file() -> None:
     assert c.unbalanced
     (chain,) = c.chains
     assert chain.branches[0].condition == "defined(__x86_64__) || defined(_M_X64)"
-    assert c.state_of(3) is GuardState.GUARDED
+    assert c.state_of(3) is PortStatus.FALLBACK
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from armscan.analyzers.cfamily import X86_ASM_BODY
-from armscan.analyzers.conditionals import ARM_MACROS, GuardState
+from armscan.analyzers.conditionals import ARM_MACROS
 from armscan.analyzers.counterparts import has_arm_counterpart
+from armscan.model import PortStatus
 
 if TYPE_CHECKING:
     from armscan.analyzers.source import Hit, SourceFile
@@ -46,8 +47,8 @@ def x86_asm_file(source: SourceFile, rule: Rule) -> Iterator[Hit]:
                 first = lines.start_of(line_no) + found.start()
     if first is None or evidence < _MIN_EVIDENCE:
         return
-    state = GuardState.UNGUARDED
+    state = PortStatus.UNPORTED
     if ARM_MACROS.search(text) or has_arm_counterpart(source.name, source.siblings, require_x86_name=False):
-        state = GuardState.PORTED
+        state = PortStatus.PORTED
     end = text.find("\n", first)
     yield source.hit_at(first, end if end >= 0 else len(text), state, variant="x86")

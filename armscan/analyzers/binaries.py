@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import BinaryIO
 
-from armscan.analyzers.conditionals import GuardState
 from armscan.analyzers.counterparts import Siblings, has_arm_counterpart
 from armscan.analyzers.source import Hit, to_finding
 from armscan.binary import ar, elf
 from armscan.binary.headers import Header
-from armscan.model import X86_MACHINES, Artifact, Finding, Location, Slice
+from armscan.model import X86_MACHINES, Artifact, Finding, Location, PortStatus, Slice
 from armscan.rules_engine.loader import RuleSet
 
 _ARM32 = {"arm"}
@@ -106,9 +105,9 @@ def findings_for(artifact: Artifact, ruleset: RuleSet, name: str, siblings: Sibl
     if rule is None:
         return []
     detail = _describe(artifact)
-    state = GuardState.UNGUARDED
+    state = PortStatus.UNPORTED
     if siblings is not None and has_arm_counterpart(name, siblings):
-        state = GuardState.PORTED
+        state = PortStatus.PORTED
     hit = Hit(line=0, column=0, end_column=None, snippet=detail, match=", ".join(artifact.machines), state=state,
               detail=detail)
     finding = to_finding(rule, hit, artifact.path)

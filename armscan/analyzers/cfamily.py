@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from armscan.analyzers.conditionals import ARCH_MACROS, X86_MACROS, Chain, GuardState
+from armscan.analyzers.conditionals import ARCH_MACROS, X86_MACROS, Chain
+from armscan.model import PortStatus
 
 if TYPE_CHECKING:
     from armscan.analyzers.source import Hit, SourceFile
@@ -82,14 +83,14 @@ def inline_asm(source: SourceFile, rule: Rule) -> Iterator[Hit]:
         if line in seen:
             continue
         seen.add(line)
-        state = GuardState.PORTED if source.has_counterpart else source.conditionals.state_of(line)
+        state = PortStatus.PORTED if source.has_counterpart else source.conditionals.state_of(line)
         yield source.hit_at(start, match.end(), state, detail=found.group().strip())
 
 
 def _chain_hit(source: SourceFile, line: int, variant: str, detail: str) -> Hit:
     start = source.lines.start_of(line)
     end = start + len(source.lines.line_text(line))
-    return source.hit_at(start, end, GuardState.UNGUARDED, variant=variant, detail=detail)
+    return source.hit_at(start, end, PortStatus.UNPORTED, variant=variant, detail=detail)
 
 
 def _x86_conditions(chain: Chain) -> str:

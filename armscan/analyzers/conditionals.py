@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass, field
 
 from armscan.analyzers.text import LineIndex
+from armscan.model import PortStatus
 
 # Patterns start with a literal character so that the regex engine can skip ahead quickly; every macro
 # name starts with an underscore, and the look-behind after it stands in for a leading word boundary.
@@ -28,12 +28,6 @@ ARM_INCLUDE = re.compile(r"#[ \t]*include[ \t]*[<\"](?:arm_neon|arm_sve|arm_acle
 _LINE_START = re.compile(r"[ \t]*")
 # Names that mark a conditional as a SIMD/x86 switch even without a predefined macro (HAVE_SSE2, USE_AVX).
 _X86_SWITCH = re.compile(r"(?i)sse|avx|x86|x64|amd64|i386|simd|intrin|mmx")
-
-
-class GuardState(str, enum.Enum):
-    UNGUARDED = "unguarded"
-    GUARDED = "guarded"
-    PORTED = "ported"
 
 
 @dataclass
@@ -123,16 +117,16 @@ class Conditionals:
         inside.sort(key=lambda b: b.line, reverse=True)
         return inside
 
-    def state_of(self, line: int) -> GuardState:
+    def state_of(self, line: int) -> PortStatus:
         enclosing = self.enclosing(line)
         if any(b.chain.mentions_arm for b in enclosing):
-            return GuardState.PORTED
+            return PortStatus.PORTED
         if enclosing and self.has_arm_path:
-            return GuardState.PORTED
+            return PortStatus.PORTED
         for branch in enclosing:
             if branch.kind != "else" and (X86_MACROS.search(branch.condition) or _X86_SWITCH.search(branch.condition)):
-                return GuardState.GUARDED
-        return GuardState.UNGUARDED
+                return PortStatus.FALLBACK
+        return PortStatus.UNPORTED
 
 
 def _at_line_start(text: str, offset: int) -> bool:

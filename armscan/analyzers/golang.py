@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from armscan.analyzers.conditionals import GuardState
+from armscan.model import PortStatus
 
 if TYPE_CHECKING:
     from armscan.analyzers.source import Hit, SourceFile
@@ -135,23 +135,23 @@ def arch_file(source: SourceFile, rule: Rule) -> Iterator[Hit]:
     base = name.rsplit(".", 1)[0]
     for suffix in ("_amd64", "_386"):
         base = base.replace(suffix, "")
-    state, variant = GuardState.UNGUARDED, "no-counterpart"
+    state, variant = PortStatus.UNPORTED, "no-counterpart"
     fallback = False
     for other in source.siblings.names():
         if other == name or not other.endswith((".go", ".s")) or other.endswith("_test.go"):
             continue
         if other.startswith(base + "_arm64."):
-            state, variant = GuardState.PORTED, "no-counterpart"
+            state, variant = PortStatus.PORTED, "no-counterpart"
             break
         head = source.siblings.read_head(other)
         if other.endswith(".s") and not _GO_ASM.search(head):
             continue
         arm = _builds_for(other, head, "arm64")
         if arm and (_name_arch(other) == "arm64" or "arm64" in (_constraint(head) or "")):
-            state = GuardState.PORTED
+            state = PortStatus.PORTED
         elif arm and any(_builds_for(other, head, a) is False for a in my_x86):
             fallback = True
-    if state is not GuardState.PORTED and fallback:
+    if state is not PortStatus.PORTED and fallback:
         variant = "fallback"
     match = (_BUILD_LINE.search(source.text) or _PLUS_BUILD.search(source.text) or _GO_ASM.search(source.text)
              or _PACKAGE.search(source.text))

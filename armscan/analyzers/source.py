@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
-from armscan.analyzers.conditionals import Conditionals, GuardState
+from armscan.analyzers.conditionals import Conditionals
 from armscan.analyzers.counterparts import Siblings, has_arm_counterpart
 from armscan.analyzers.text import LineIndex, snippet
-from armscan.model import Confidence, Finding, Location, Severity
+from armscan.model import Confidence, Finding, Location, PortStatus, Severity
 from armscan.rules_engine.loader import Rule
 
 _C_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", re.DOTALL)
@@ -33,7 +33,7 @@ class Hit:
     end_column: int | None
     snippet: str
     match: str
-    state: GuardState = GuardState.UNGUARDED
+    state: PortStatus = PortStatus.UNPORTED
     variant: str | None = None
     detail: str | None = None
 
@@ -74,7 +74,7 @@ class SourceFile:
     def in_c_comment_or_string(self, offset: int) -> bool:
         return _inside(self._c_spans[1], offset)
 
-    def hit_at(self, start: int, end: int, state: GuardState = GuardState.UNGUARDED, **kw: str | None) -> Hit:
+    def hit_at(self, start: int, end: int, state: PortStatus = PortStatus.UNPORTED, **kw: str | None) -> Hit:
         line = self.lines.line_of(start)
         line_start = self.lines.start_of(line)
         text = self.lines.line_text(line)
@@ -101,9 +101,9 @@ def _regex_check(source: SourceFile, rule: Rule) -> Iterator[Hit]:
     hash_style = language in _HASH_STYLE
     file_state = None
     if rule.ported_if_file is not None and rule.ported_if_file.search(source.text):
-        file_state = GuardState.PORTED
+        file_state = PortStatus.PORTED
     elif rule.fallback_if_file is not None and rule.fallback_if_file.search(source.text):
-        file_state = GuardState.GUARDED
+        file_state = PortStatus.FALLBACK
     seen: set[int] = set()
     for pattern in rule.patterns:
         for match in pattern.finditer(text):
@@ -126,11 +126,11 @@ def _regex_check(source: SourceFile, rule: Rule) -> Iterator[Hit]:
             yield source.hit_at(start, end, state)
 
 
-def _context_state(source: SourceFile, rule: Rule, line: int) -> GuardState:
+def _context_state(source: SourceFile, rule: Rule, line: int) -> PortStatus:
     if rule.context != "c-preprocessor":
-        return GuardState.UNGUARDED
+        return PortStatus.UNPORTED
     if source.has_counterpart:
-        return GuardState.PORTED
+        return PortStatus.PORTED
     return source.conditionals.state_of(line)
 
 
@@ -200,16 +200,16 @@ def analyze_text(source: SourceFile, rules: tuple[Rule, ...]) -> list[Finding]:
 
 def to_finding(rule: Rule, hit: Hit, path: str) -> Finding:
     override = None
-    if hit.state is GuardState.PORTED:
+    if hit.state is PortStatus.PORTED:
         override = rule.when_ported
-    elif hit.state is GuardState.GUARDED:
+    elif hit.state is PortStatus.FALLBACK:
         override = rule.when_guarded
     severity = rule.severity
     confidence = rule.confidence
     message = rule.message
     advice = rule.advice
     if override is not None:
-        severity = override.severity or (Severity.INFO if hit.state is GuardState.PORTED else severity)
+        severity = override.severity or (Severity.INFO if hit.state is PortStatus.PORTED else severity)
         confidence = override.confidence or confidence
         message = override.message or message
         advice = " ".join(override.advice.split()) if override.advice else advice
@@ -227,5 +227,5 @@ def to_finding(rule: Rule, hit: Hit, path: str) -> Finding:
             path=path, line=hit.line, column=hit.column, end_column=hit.end_column, snippet=hit.snippet
         ),
         references=rule.references,
-        ported=hit.state is GuardState.PORTED,
+        status=hit.state,
     )

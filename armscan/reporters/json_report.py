@@ -1,4 +1,8 @@
-"""The versioned JSON result; armscan/schemas/result.schema.json describes it."""
+"""The versioned JSON result; armscan/schemas/result.schema.json describes it.
+
+Rule metadata (title, advice per port status, references) is written once in `rules`; each finding carries
+what is specific to it. Results of hundreds of thousands of findings stay a manageable size.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import enum
 import json
 from typing import Any
 
-from armscan.model import ScanResult
+from armscan.model import Artifact, Finding, ScanResult
 from armscan.reporters.summary import summarize
 
 SCHEMA_VERSION = "1.0"
@@ -20,9 +24,27 @@ def _plain(value: Any) -> Any:
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    loc = f.location
+    return {
+        "rule_id": f.rule_id,
+        "severity": f.severity.value,
+        "confidence": f.confidence.value,
+        "effort": f.effort.value,
+        "work": f.work.value,
+        "status": f.status.value,
+        "message": f.message,
+        "location": {"path": loc.path, "line": loc.line, "column": loc.column, "end_column": loc.end_column,
+                     "snippet": loc.snippet},
+    }
+
+
+def _artifact(a: Artifact) -> dict[str, Any]:
+    doc: dict[str, Any] = _plain(a)
+    return doc
 
 
 def to_document(result: ScanResult) -> dict[str, Any]:
@@ -36,11 +58,24 @@ def to_document(result: ScanResult) -> dict[str, Any]:
         "errors": list(result.errors),
         "summary": summarize(result),
         "stats": _plain(result.stats),
-        "findings": _plain(result.findings),
-        "artifacts": _plain(result.artifacts),
+        "rules": {
+            r.id: {
+                "title": r.title,
+                "severity": r.severity.value,
+                "confidence": r.confidence.value,
+                "effort": r.effort.value,
+                "work": r.work.value,
+                "advice": {status.value: text for status, text in r.advice},
+                "references": list(r.references),
+            }
+            for r in result.rules
+        },
+        "findings": [_finding(f) for f in result.findings],
+        "artifacts": [_artifact(a) for a in result.artifacts],
         "skipped": _plain(result.skipped),
     }
 
 
 def render(result: ScanResult) -> str:
-    return json.dumps(to_document(result), indent=2, ensure_ascii=False) + "\n"
+    """Compact JSON: the C encoder only runs without indentation, and results can be large. Use jq to read."""
+    return json.dumps(to_document(result), ensure_ascii=False, separators=(",", ":")) + "\n"

@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from armscan.model import Confidence, Effort, RulePackInfo, Severity, WorkKind
+from armscan.model import Confidence, Effort, PortStatus, RuleInfo, RulePackInfo, Severity, WorkKind
 from armscan.resources import rules_dir, schema_path
 
 
@@ -54,6 +54,25 @@ class Rule:
     fallback_if_file: re.Pattern[str] | None = None
     when_ported: Override = field(default_factory=Override)
     when_guarded: Override = field(default_factory=Override)
+
+    def info(self) -> RuleInfo:
+        def advice(override: Override) -> str:
+            return " ".join(override.advice.split()) if override.advice else self.advice
+
+        return RuleInfo(
+            id=self.id,
+            title=self.title,
+            severity=self.severity,
+            confidence=self.confidence,
+            effort=self.effort,
+            work=self.work,
+            advice=(
+                (PortStatus.UNPORTED, self.advice),
+                (PortStatus.FALLBACK, advice(self.when_guarded)),
+                (PortStatus.PORTED, advice(self.when_ported)),
+            ),
+            references=self.references,
+        )
 
     def applies_to(self, file_name: str) -> bool:
         return any(fnmatch.fnmatchcase(file_name, g) for g in self.globs)
