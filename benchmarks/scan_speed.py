@@ -38,7 +38,7 @@ C_SAMPLES = [
 ]
 
 
-def generate_tree(root: Path, count: int) -> None:
+def generate_tree(root: Path, count: int, x86_share: float = 0.05) -> None:
     rng = random.Random(20261128)
     so = (Path(__file__).resolve().parent.parent / "fixtures" / "bin" / "libmix-x86_64.so").read_bytes()
     for i in range(count):
@@ -47,7 +47,9 @@ def generate_tree(root: Path, count: int) -> None:
             folder.mkdir(parents=True, exist_ok=True)
         kind = rng.random()
         if kind < 0.55:
-            (folder / f"f{i}.c").write_text(rng.choice(C_SAMPLES).format(n=i) * rng.randint(1, 20))
+            # Most real C files have no x86-specific code: about one in twenty does here.
+            sample = rng.choice(C_SAMPLES[1:]) if rng.random() < x86_share else C_SAMPLES[0]
+            (folder / f"f{i}.c").write_text(sample.format(n=i) * rng.randint(1, 20))
         elif kind < 0.75:
             (folder / f"f{i}.h").write_text(f"#pragma once\nint f{i}(int);\n" * rng.randint(1, 10))
         elif kind < 0.95:
@@ -108,6 +110,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--keep", type=Path, default=None, help="generate the tree here and keep it")
+    parser.add_argument("--x86-share", type=float, default=0.05, help="share of C files with x86 code")
     args = parser.parse_args()
     print(f"cores available: {len(os.sched_getaffinity(0))}")
     if Path("/usr/include").is_dir():
@@ -116,7 +119,7 @@ def main() -> None:
     try:
         if not any(root.iterdir()):
             start = time.perf_counter()
-            generate_tree(root, args.files)
+            generate_tree(root, args.files, args.x86_share)
             print(f"(generated {args.files} files in {time.perf_counter() - start:.1f} s)")
         measure(f"generated tree ({root.name})", root, args.jobs)
     finally:
