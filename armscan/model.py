@@ -150,6 +150,7 @@ class Artifact:
     bits: int | None = None
     endianness: str | None = None
     elf: ElfDetails | None = None
+    imports: tuple[str, ...] = ()  # libraries a PE or Mach-O binary loads; for ELF see elf.needed
     slices: tuple[Slice, ...] = ()
     notes: tuple[str, ...] = ()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -119,3 +120,19 @@ def test_corrupt_fixtures_scan_as_skipped_or_noted(tmp_path) -> None:
     assert artifact.path.endswith("corrupt-truncated-body.so") and artifact.machines == ("x86_64",)
     assert artifact.elf is not None and artifact.elf.error is not None
     assert [f.rule_id for f in result.findings] == ["ARM-BIN-ELF-X86"]
+
+
+def test_real_pe_launchers_from_pip_when_present() -> None:
+    """pip vendors real Windows launchers for x86, x64 and arm64: classification and imports (via LIEF)."""
+    import pip
+
+    distlib = Path(pip.__file__).parent / "_vendor" / "distlib"
+    if not (distlib / "t64-arm.exe").exists():
+        pytest.skip("this pip has no distlib launchers")
+    result = scan(distlib, display="")
+    by_name = {a.path: a for a in result.artifacts if a.path.endswith(".exe")}
+    assert by_name["t64.exe"].machines == ("x86_64",) and by_name["t64-arm.exe"].machines == ("aarch64",)
+    assert by_name["t32.exe"].machines == ("i386",)
+    assert "KERNEL32.dll" in by_name["t64-arm.exe"].imports
+    flagged = sorted(f.location.path for f in result.findings if f.rule_id == "ARM-BIN-PE-X86")
+    assert "t64.exe" in flagged and "t32.exe" in flagged and "t64-arm.exe" not in flagged

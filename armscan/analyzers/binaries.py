@@ -7,7 +7,7 @@ from typing import BinaryIO
 
 from armscan.analyzers.counterparts import Siblings, has_arm_counterpart
 from armscan.analyzers.source import Hit, to_finding
-from armscan.binary import ar, elf
+from armscan.binary import ar, elf, foreign
 from armscan.binary.headers import Header
 from armscan.model import X86_MACHINES, Artifact, Finding, Location, PortStatus, Slice
 from armscan.rules_engine.loader import RuleSet
@@ -49,10 +49,12 @@ def inspect(header: Header, fh: BinaryIO, size: int, display: str) -> Artifact:
             slices=slices,
             notes=tuple(ar_notes),
         )
+    imports, error = foreign.read_imports(fh, size, "pe" if header.format == "pe" else "macho")
+    error_notes = (error,) if error else ()
     if header.format == "macho-universal":
         slices = tuple(Slice(name=raw, format="macho", machine=norm) for raw, norm in header.slices)
         return Artifact(path=display, format="macho", machines=header.machines, kind="universal", size=size,
-                        slices=slices)
+                        imports=imports, slices=slices, notes=error_notes)
     notes = ("IL-only .NET assembly: runs on any architecture",) if header.note == "il-only" else ()
     return Artifact(
         path=display,
@@ -62,7 +64,8 @@ def inspect(header: Header, fh: BinaryIO, size: int, display: str) -> Artifact:
         size=size,
         bits=header.bits,
         endianness=header.endianness,
-        notes=notes,
+        imports=imports,
+        notes=notes + error_notes,
     )
 
 
@@ -91,6 +94,8 @@ def _describe(artifact: Artifact) -> str:
         shown = ", ".join(artifact.elf.needed[:6])
         more = f" and {len(artifact.elf.needed) - 6} more" if len(artifact.elf.needed) > 6 else ""
         what += f"; links {shown}{more}"
+    if artifact.imports:
+        what += f"; loads {', '.join(artifact.imports[:6])}"
     if artifact.slices and artifact.format == "ar":
         what += f"; {len(artifact.slices)} object members"
     return what
