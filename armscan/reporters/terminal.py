@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -31,21 +32,18 @@ def render(result: ScanResult, console: Console, *, threshold: Severity | None, 
         key=lambda f: (-f.severity.rank, f.location.path, f.location.line or 0),
     )
     if findings:
-        table = Table(title="Findings", title_justify="left", expand=False, show_lines=False)
-        table.add_column("Severity", no_wrap=True)
-        table.add_column("Rule", no_wrap=True)
-        table.add_column("Where", overflow="fold")
-        table.add_column("What", overflow="fold")
+        console.print(Text("Findings", style="bold underline"))
         for finding in findings[: None if verbose else limit]:
-            table.add_row(
-                Text(finding.severity.value, style=SEVERITY_STYLE[finding.severity]),
-                finding.rule_id,
-                Text(_where(finding)),
-                Text(finding.message),
-            )
-        console.print(table)
+            line = Text("  ")
+            line.append(f"{finding.severity.value:<8}", style=SEVERITY_STYLE[finding.severity])
+            line.append(" ")
+            line.append(_where(finding), style="bold")
+            line.append(f"  {finding.rule_id}", style="dim")
+            console.print(line, overflow="fold")
+            console.print(Padding(Text(finding.message), (0, 0, 0, 11), expand=False))
         if not verbose and len(findings) > limit:
             console.print(f"… and {len(findings) - limit} more (use --json for all, -v to list all here)")
+        console.print()
     summary = summarize(result)
     table = Table(title="Summary", title_justify="left", show_header=False)
     table.add_column("", style="bold")
