@@ -53,3 +53,20 @@ def test_rule_ids_are_stable_and_unique(ruleset: RuleSet) -> None:
 
 
 
+
+
+def test_no_project_data_is_git_ignored() -> None:
+    """A rule or fixture that .gitignore hides works here and vanishes from every clone."""
+    import shutil
+    import subprocess
+
+    from tests.conftest import REPO
+
+    if not (REPO / ".git").exists() or not shutil.which("git"):
+        import pytest
+
+        pytest.skip("not a git checkout")
+    proc = subprocess.run(["git", "ls-files", "--others", "--ignored", "--exclude-standard", "rules", "fixtures",
+                           "reports", "armscan/schemas"], capture_output=True, text=True, cwd=REPO, check=True)
+    hidden = [line for line in proc.stdout.splitlines() if "__pycache__" not in line]
+    assert not hidden, hidden
