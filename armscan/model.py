@@ -93,7 +93,8 @@ class Location:
     line: int | None = None
     column: int | None = None
     end_column: int | None = None
-    snippet: str | None = None
+    snippet: str | None = None  # the whole source line
+    match: str | None = None  # the text the rule matched
 
 
 @dataclass(frozen=True)

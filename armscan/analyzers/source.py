@@ -224,7 +224,8 @@ def to_finding(rule: Rule, hit: Hit, path: str) -> Finding:
         message=" ".join(message.split()),
         advice=advice,
         location=Location(
-            path=path, line=hit.line, column=hit.column, end_column=hit.end_column, snippet=hit.snippet
+            path=path, line=hit.line, column=hit.column, end_column=hit.end_column, snippet=hit.snippet,
+            match=hit.match,
         ),
         references=rule.references,
         status=hit.state,

@@ -38,7 +38,7 @@ def _finding(f: Finding) -> dict[str, Any]:
         "status": f.status.value,
         "message": f.message,
         "location": {"path": loc.path, "line": loc.line, "column": loc.column, "end_column": loc.end_column,
-                     "snippet": loc.snippet},
+                     "snippet": loc.snippet, "match": loc.match},
     }
 
 
