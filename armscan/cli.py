@@ -18,6 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from armscan import __version__
 from armscan.limits import Limits
 from armscan.model import ScanResult, Severity
+from armscan.python.analyze import PythonOptions
+from armscan.python.http import redact
 from armscan.reporters import html_report, json_report, terminal
 from armscan.rules_engine.loader import RuleError, load_rules
 from armscan.scan import ScanOptions, scan_paths
@@ -155,23 +157,74 @@ def scan(
                                          help="List every finding, info included; -vv for debug logs.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on the terminal but errors.")
                      ] = False,
+    index_url: Annotated[str | None, typer.Option("--index-url", metavar="URL", rich_help_panel="Python",
+                                                     help="Package index (PEP 503/691 simple API) for Python "
+                                                          "dependencies; default: pip's configuration, else PyPI.")
+                         ] = None,
+    extra_index_url: Annotated[list[str] | None, typer.Option("--extra-index-url", metavar="URL",
+                                                                 rich_help_panel="Python",
+                                                                 help="Another index to ask; repeatable.")] = None,
+    no_index: Annotated[bool, typer.Option("--no-index", rich_help_panel="Python",
+                                           help="Do not ask any package index; requirement files stay unchecked.")
+                        ] = False,
+    offline: Annotated[bool, typer.Option("--offline", rich_help_panel="Python",
+                                          help="Answer from the on-disk cache only.")] = False,
+    python_version: Annotated[str | None, typer.Option("--python-version", metavar="X.Y", rich_help_panel="Python",
+                                                          help="Target Python (default: requires-python, else "
+                                                               "this interpreter).")] = None,
+    glibc: Annotated[str, typer.Option("--glibc", metavar="X.Y", rich_help_panel="Python",
+                                       help="Target glibc version (Amazon Linux 2: 2.26; 2023: 2.34).")] = "2.34",
+    musl: Annotated[str | None, typer.Option("--musl", metavar="X.Y", rich_help_panel="Python",
+                                                help="Target musl libc instead of glibc (Alpine: 1.2).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", metavar="DIR", rich_help_panel="Python",
+                                                      help="Where index answers are cached.")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=0.1, rich_help_panel="Python",
+                                           help="Per-request timeout for package indexes.")] = 15.0,
 ) -> None:
-    """Scan code trees for x86-only binaries, x86-specific source and build settings."""
+    """Scan code trees for x86-only binaries, x86-specific source and build settings, and Python dependencies."""
     stderr = Console(stderr=True)
     _setup_logging(verbose, stderr)
     try:
         outputs = {"json": json_out, "html": html_out}
+        python = None if no_index else _python_options(index_url, extra_index_url or [], offline, python_version,
+                                                        glibc, musl, cache_dir, timeout)
         code = _run_scan(paths, outputs, fail_on, jobs, tuple(exclude or ()), not no_ignore,
-                         frozenset(disable or ()), verbose, quiet, stderr)
+                         frozenset(disable or ()), verbose, quiet, stderr, python)
     except UsageError as e:
         stderr.print(f"[bold red]error:[/] {e}", highlight=False)
         code = EXIT_USAGE
     raise typer.Exit(code)
 
 
+def _version_pair(text: str, flag: str) -> tuple[int, int]:
+    parts = text.strip().split(".")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise UsageError(f"{flag} takes a version like 3.11, not {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+def _python_options(index_url: str | None, extras: list[str], offline: bool, python_version: str | None,
+                    glibc: str, musl: str | None, cache_dir: Path | None, timeout: float) -> PythonOptions:
+    import platformdirs
+
+    for url in [index_url, *extras]:
+        if url is not None and not url.startswith(("http://", "https://", "file:")):
+            raise UsageError(f"index URL must start with http://, https:// or file:, not {redact(url)!r}")
+    return PythonOptions(
+        index_url=index_url,
+        extra_index_urls=tuple(extras),
+        python_version=_version_pair(python_version, "--python-version") if python_version else None,
+        libc="musl" if musl else "glibc",
+        libc_version=_version_pair(musl, "--musl") if musl else _version_pair(glibc, "--glibc"),
+        offline=offline,
+        cache_dir=cache_dir or Path(platformdirs.user_cache_dir("armscan")) / "index",
+        timeout=timeout,
+    )
+
+
 def _run_scan(paths: list[Path], outputs: dict[str, str | None], fail_on: FailOn, jobs: int | None,
               excludes: tuple[str, ...], use_ignore: bool, disabled: frozenset[str], verbose: int, quiet: bool,
-              stderr: Console) -> int:
+              stderr: Console, python: PythonOptions | None) -> int:
     for path in paths:
         if not os.path.lexists(path):
             raise UsageError(f"{path}: no such file or folder")
@@ -191,7 +244,7 @@ def _run_scan(paths: list[Path], outputs: dict[str, str | None], fail_on: FailOn
     try:
         result = scan_paths([(str(p), str(p)) for p in paths], ruleset,
                             ScanOptions(jobs=jobs, excludes=excludes, use_ignore_files=use_ignore,
-                                        limits=Limits()), progress)
+                                        limits=Limits(), python=python), progress)
     finally:
         if progress is not None:
             progress.stop()

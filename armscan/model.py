@@ -83,6 +83,7 @@ class SkipReason(str, enum.Enum):
     MALFORMED = "malformed"
     NOT_FOUND = "not-found"
     ANALYSIS_FAILED = "analysis-failed"
+    INDEX_ERROR = "index-error"
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,20 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class PackageRecord:
+    """A dependency as the target would install it: every one checked, ready or not."""
+
+    ecosystem: str
+    name: str
+    version: str | None
+    status: str
+    chain: tuple[str, ...]
+    source: str
+    file: str | None = None  # what the target would install
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class FileOutcome:
     """What analyzing one file produced; merged into the scan result."""
 
@@ -229,6 +244,8 @@ class ScanResult:
     complete: bool = True
     errors: tuple[str, ...] = field(default_factory=tuple)
     rules: tuple[RuleInfo, ...] = ()
+    packages: tuple[PackageRecord, ...] = ()
+    targets: tuple[str, ...] = ()
 
     def findings_at_or_above(self, threshold: Severity) -> list[Finding]:
         return [f for f in self.findings if f.severity.at_least(threshold)]

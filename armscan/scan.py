@@ -10,12 +10,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Protocol
 
 from armscan import __version__
 from armscan.analyzers.files import Collector, analyze_file
 from armscan.limits import Limits
-from armscan.model import Artifact, Finding, ScanResult, Skipped, SkipReason, Stats
+from armscan.model import Artifact, Finding, PackageRecord, ScanResult, Skipped, SkipReason, Stats
+from armscan.python.analyze import PythonAnalyzer, PythonOptions, is_python_input
 from armscan.rules_engine.loader import RuleSet
 from armscan.sources.tree import FileEntry, walk
 
@@ -53,6 +55,7 @@ class ScanOptions:
     excludes: tuple[str, ...] = ()
     use_ignore_files: bool = True
     limits: Limits = field(default_factory=Limits)
+    python: PythonOptions | None = None  # None: requirement files are not checked against an index
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,8 @@ class _Merge:
         self.files_analyzed = 0
         self.source_files = 0
         self.bytes_read = 0
+        self.packages: list[PackageRecord] = []
+        self.targets: set[str] = set()
 
     def add(self, result: _FileResult) -> None:
         self.artifacts.extend(result.artifacts)
@@ -164,6 +169,8 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
                 progress.advanced(1)
         else:
             complete = _run_pool(entries, ruleset, options, jobs, merge, progress, errors)
+        if options.python is not None:
+            complete = _python(entries, ruleset, options.python, merge, errors) and complete
     except KeyboardInterrupt:
         complete = False
         errors.append("interrupted before every file was analyzed")
@@ -186,7 +193,24 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         complete=complete and merge.files_analyzed == len(entries),
         errors=tuple(errors),
         rules=tuple(r.info() for r in ruleset.rules if r.id in {f.rule_id for f in merge.findings}),
+        packages=tuple(merge.packages),
+        targets=tuple(sorted(merge.targets)),
     )
+
+
+def _python(entries: list[FileEntry], ruleset: RuleSet, options: PythonOptions, merge: _Merge,
+            errors: list[str]) -> bool:
+    """Check requirement files against the package index; False when some packages could not be checked."""
+    inputs = [(Path(e.path), e.display) for e in entries if is_python_input(os.path.basename(e.path))]
+    if not inputs:
+        return True
+    outcome = PythonAnalyzer(ruleset, options).analyze(inputs)
+    merge.findings.extend(outcome.findings)
+    merge.skipped.extend(outcome.skipped)
+    merge.packages.extend(outcome.packages)
+    merge.targets.update(outcome.targets)
+    errors.extend(f"package index: {e}" for e in outcome.errors)
+    return not outcome.errors
 
 
 def _finding_order(f: Finding) -> tuple[str, int, int, str]:

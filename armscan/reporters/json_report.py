@@ -72,6 +72,8 @@ def to_document(result: ScanResult) -> dict[str, Any]:
         },
         "findings": [_finding(f) for f in result.findings],
         "artifacts": [_artifact(a) for a in result.artifacts],
+        "packages": _plain(result.packages),
+        "targets": list(result.targets),
         "skipped": _plain(result.skipped),
     }
 

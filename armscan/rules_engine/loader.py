@@ -16,6 +16,9 @@ import yaml
 from armscan.model import Confidence, Effort, PortStatus, RuleInfo, RulePackInfo, Severity, WorkKind
 from armscan.resources import rules_dir, schema_path
 
+# Checks that read one file's text; binary and python rules are run by their own analyzers.
+FILE_CHECKS = frozenset({"regex", "c-arch-chain", "c-inline-asm", "asm-file", "go-arch-file"})
+
 
 class RuleError(Exception):
     """A rule file is invalid; the message names every problem found."""
@@ -111,7 +114,7 @@ class RuleSet:
         return index.lookup(file_name)
 
     def source_rules(self) -> tuple[Rule, ...]:
-        return tuple(r for r in self.rules if r.check != "binary")
+        return tuple(r for r in self.rules if r.check in FILE_CHECKS)
 
     def without(self, disabled: frozenset[str]) -> RuleSet:
         kept = tuple(r for r in self.rules if r.id not in disabled)
@@ -127,7 +130,7 @@ class _GlobIndex:
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
-        rules = tuple(r for r in rules if r.check != "binary")
+        rules = tuple(r for r in rules if r.check in FILE_CHECKS)
         self._by_suffix: dict[str, list[Rule]] = {}
         self._by_name: dict[str, list[Rule]] = {}
         self._other: list[tuple[str, Rule]] = []
@@ -156,7 +159,7 @@ class _GlobIndex:
         for glob, rule in self._other:
             if rule.id not in found and fnmatch.fnmatchcase(name, glob):
                 found[rule.id] = rule
-        result = tuple(r for r in self.rules if r.id in found and r.check != "binary")
+        result = tuple(r for r in self.rules if r.id in found and r.check in FILE_CHECKS)
         if len(self._cache) < 50_000:
             self._cache[name] = result
         return result
@@ -246,7 +249,7 @@ def load_rules(directory: Path | None = None) -> RuleSet:
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     for path in sorted(root.rglob("*.yaml")):
-        if path.parent == root or ".examples" in path.parts[-2]:
+        if path.parent == root or ".examples" in path.parts[-2] or path.parent.name == "knowledge":
             continue
         source = path.relative_to(root).as_posix()
         try:

@@ -1,0 +1,184 @@
+"""Package index client: PEP 691 JSON with PEP 503 HTML fallback, and core metadata (PEP 658) or wheel METADATA."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import tarfile
+import urllib.parse
+import zipfile
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+from packaging.utils import canonicalize_name
+
+from armscan.python.http import Fetcher, FetchError, NotFound, redact
+
+logger = logging.getLogger(__name__)
+
+ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+
+
+@dataclass(frozen=True)
+class DistFile:
+    filename: str
+    url: str
+    hashes: tuple[tuple[str, str], ...] = ()
+    requires_python: str | None = None
+    yanked: bool = False
+    has_metadata: bool = False
+    index: str = ""
+
+    def hash_values(self) -> frozenset[str]:
+        return frozenset(f"{name}:{value}" for name, value in self.hashes)
+
+
+@dataclass(frozen=True)
+class ProjectPage:
+    name: str
+    index: str
+    files: tuple[DistFile, ...]
+
+
+class IndexError_(Exception):
+    """An index that answered garbage or not at all."""
+
+
+class _LinkParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[tuple[dict[str, str | None], str]] = []
+        self._current: dict[str, str | None] | None = None
+        self._text: list[str] = []
+        self.saw_html = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("html", "body", "head", "meta", "title"):
+            self.saw_html = True
+        if tag == "a":
+            self._current = dict(attrs)
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._current is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._current is not None:
+            self.links.append((self._current, "".join(self._text).strip()))
+            self._current = None
+
+
+def _split_hash(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    base, _, fragment = url.partition("#")
+    if "=" in fragment:
+        name, _, value = fragment.partition("=")
+        return base, ((name, value),)
+    return base, ()
+
+
+def parse_html(body: bytes, page_url: str, index: str) -> list[DistFile]:
+    parser = _LinkParser()
+    parser.feed(body.decode("utf-8", "replace"))
+    if not parser.links and not parser.saw_html:
+        raise IndexError_(f"{redact(page_url)}: the page is neither JSON nor HTML")
+    files = []
+    for attrs, text in parser.links:
+        href = attrs.get("href")
+        if not href:
+            continue
+        url, hashes = _split_hash(urllib.parse.urljoin(page_url, href))
+        filename = text or urllib.parse.unquote(url.rsplit("/", 1)[-1])
+        metadata = attrs.get("data-core-metadata") or attrs.get("data-dist-info-metadata")
+        files.append(DistFile(
+            filename=filename,
+            url=url,
+            hashes=hashes,
+            requires_python=attrs.get("data-requires-python"),
+            yanked="data-yanked" in attrs,
+            has_metadata=metadata is not None and metadata != "false",
+            index=index,
+        ))
+    return files
+
+
+def parse_json(body: bytes, page_url: str, index: str) -> list[DistFile]:
+    try:
+        data = json.loads(body)
+        raw_files = data["files"]
+        if not isinstance(raw_files, list):
+            raise TypeError("files is not a list")
+        files = []
+        for raw in raw_files:
+            url, fragment_hashes = _split_hash(urllib.parse.urljoin(page_url, str(raw["url"])))
+            hashes = tuple(sorted((str(k), str(v)) for k, v in (raw.get("hashes") or {}).items())) or fragment_hashes
+            metadata = raw.get("core-metadata", raw.get("dist-info-metadata", False))
+            files.append(DistFile(
+                filename=str(raw["filename"]),
+                url=url,
+                hashes=hashes,
+                requires_python=raw.get("requires-python") or None,
+                yanked=bool(raw.get("yanked", False)),
+                has_metadata=bool(metadata),
+                index=index,
+            ))
+        return files
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise IndexError_(f"{redact(page_url)}: malformed JSON project page: {e}") from e
+
+
+class IndexClient:
+    """One index (a PEP 503/691 "simple" root URL)."""
+
+    def __init__(self, index_url: str, fetcher: Fetcher) -> None:
+        self.index_url = index_url.rstrip("/") + "/"
+        self.label = redact(self.index_url)
+        self.fetcher = fetcher
+
+    def project(self, name: str) -> ProjectPage | None:
+        """The project's files; None when the index does not have the project. Raises FetchError, IndexError_."""
+        page_url = urllib.parse.urljoin(self.index_url, f"{canonicalize_name(name)}/")
+        try:
+            response = self.fetcher.get(page_url, ACCEPT)
+        except NotFound:
+            return None
+        content_type = response.content_type.split(";")[0].strip().lower()
+        if content_type.endswith("json") or response.body.lstrip()[:1] == b"{":
+            files = parse_json(response.body, page_url, self.label)
+        else:
+            files = parse_html(response.body, page_url, self.label)
+        return ProjectPage(name=str(canonicalize_name(name)), index=self.label, files=tuple(files))
+
+    def metadata(self, dist: DistFile) -> str | None:
+        """Core metadata of a distribution file: the PEP 658 file, else read from the wheel or sdist."""
+        if dist.has_metadata:
+            try:
+                return self.fetcher.get(dist.url + ".metadata").body.decode("utf-8", "replace")
+            except FetchError as e:
+                logger.debug("no .metadata for %s: %s", dist.filename, e)
+        body = self.fetcher.get(dist.url).body
+        return metadata_from_archive(dist.filename, body)
+
+
+def metadata_from_archive(filename: str, body: bytes) -> str | None:
+    try:
+        if filename.endswith(".whl"):
+            with zipfile.ZipFile(io.BytesIO(body)) as zf:
+                for name in zf.namelist():
+                    if name.count("/") == 1 and name.endswith(".dist-info/METADATA"):
+                        return zf.read(name)[:4 * 1024 * 1024].decode("utf-8", "replace")
+        elif filename.endswith((".tar.gz", ".tgz")):
+            with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tf:
+                for member in tf:
+                    if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/PKG-INFO"):
+                        extracted = tf.extractfile(member)
+                        return extracted.read(4 * 1024 * 1024).decode("utf-8", "replace") if extracted else None
+        elif filename.endswith(".zip"):
+            with zipfile.ZipFile(io.BytesIO(body)) as zf:
+                for name in zf.namelist():
+                    if name.count("/") == 1 and name.endswith("/PKG-INFO"):
+                        return zf.read(name)[:4 * 1024 * 1024].decode("utf-8", "replace")
+    except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, ValueError) as e:
+        logger.debug("metadata unreadable in %s: %s", filename, e)
+    return None

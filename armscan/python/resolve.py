@@ -1,0 +1,200 @@
+"""Walk a dependency tree on a package index as an aarch64 target would install it, and judge every package."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import email.parser
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from packaging.markers import InvalidMarker, UndefinedEnvironmentName
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from armscan.python.http import FetchError
+from armscan.python.index import DistFile, IndexClient, IndexError_, ProjectPage
+from armscan.python.requirements import RequirementSet, TopRequirement
+from armscan.python.target import PythonTarget
+from armscan.python.verdict import Verdict, judge
+
+logger = logging.getLogger(__name__)
+
+MAX_PACKAGES = 2000
+
+
+@dataclass(frozen=True)
+class Release:
+    version: Version
+    files: tuple[DistFile, ...]
+
+
+def releases(page_files: tuple[DistFile, ...], name: str) -> dict[Version, Release]:
+    from packaging.utils import parse_sdist_filename, parse_wheel_filename
+
+    grouped: dict[Version, list[DistFile]] = defaultdict(list)
+    for dist in page_files:
+        try:
+            if dist.filename.endswith(".whl"):
+                project, version, _build, _tags = parse_wheel_filename(dist.filename)
+            elif dist.filename.endswith((".tar.gz", ".zip", ".tgz")):
+                project, version = parse_sdist_filename(dist.filename.replace(".tgz", ".tar.gz"))
+            else:
+                continue
+        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+            continue
+        if canonicalize_name(project) == name:
+            grouped[version].append(dist)
+    return {v: Release(v, tuple(files)) for v, files in grouped.items()}
+
+
+@dataclass
+class _Node:
+    name: str
+    requirement: Requirement
+    ancestors: tuple[str, ...]  # "name version" of each package above, top-level first
+    origin: TopRequirement
+
+
+@dataclass
+class Resolution:
+    verdicts: list[Verdict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class Resolver:
+    def __init__(self, indexes: list[IndexClient], target: PythonTarget, workers: int = 8) -> None:
+        self.indexes = indexes
+        self.target = target
+        self.workers = workers
+        self._pages: dict[str, list[ProjectPage] | Exception] = {}
+
+    def _fetch_pages(self, names: set[str]) -> None:
+        todo = [n for n in names if n not in self._pages]
+        if not todo:
+            return
+        with cf.ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for name, pages in zip(todo, pool.map(self._fetch_one, todo), strict=True):
+                self._pages[name] = pages
+
+    def _fetch_one(self, name: str) -> list[ProjectPage] | Exception:
+        pages = []
+        for index in self.indexes:
+            try:
+                page = index.project(name)
+            except (FetchError, IndexError_) as e:
+                return e
+            if page is not None:
+                pages.append(page)
+        return pages
+
+    def resolve(self, requirement_set: RequirementSet) -> Resolution:
+        resolution = Resolution()
+        env = self.target.marker_environment()
+        specs: dict[str, list[tuple[str, SpecifierSet]]] = defaultdict(list)
+        seen: set[str] = set()
+        level = []
+        for top in requirement_set.requirements:
+            if top.requirement.marker is not None and not _marker_true(top.requirement, env, ""):
+                continue
+            level.append(_Node(top.name, top.requirement, (), top))
+        while level and len(seen) < MAX_PACKAGES:
+            self._fetch_pages({node.name for node in level if node.name not in seen})
+            next_level: list[_Node] = []
+            for node in level:
+                parent = node.ancestors[-1] if node.ancestors else f"{node.origin.source}:{node.origin.line}"
+                specs[node.name].append((parent, node.requirement.specifier))
+                if node.name in seen:
+                    continue
+                seen.add(node.name)
+                verdict, metadata_file = self._judge(node, requirement_set, specs)
+                resolution.verdicts.append(verdict)
+                if verdict.status == "unknown" and verdict.detail not in resolution.errors:
+                    resolution.errors.append(verdict.detail)
+                if metadata_file is not None and verdict.version is not None:
+                    next_level.extend(self._children(node, verdict, metadata_file, env))
+            level = next_level
+        _note_caps(resolution.verdicts, specs)
+        return resolution
+
+    def _judge(self, node: _Node, requirement_set: RequirementSet,
+               specs: dict[str, list[tuple[str, SpecifierSet]]]) -> tuple[Verdict, tuple[IndexClient, DistFile] | None]:
+        pages = self._pages.get(node.name)
+        if isinstance(pages, Exception) or pages is None:
+            return Verdict.unknown(node.name, (*node.ancestors, node.requirement.name), node.origin, str(pages)), None
+        if not pages:
+            chain = (*node.ancestors, node.requirement.name)
+            return Verdict.missing(node.name, chain, node.origin, [i.label for i in self.indexes]), None
+        files = tuple(f for page in pages for f in page.files)
+        all_releases = releases(files, node.name)
+        spec = node.requirement.specifier & requirement_set.constraints.get(node.name, SpecifierSet())
+        verdict, chosen = judge(node.name, node.requirement.name, node.ancestors, node.origin, all_releases, spec,
+                                self.target, [i.label for i in self.indexes])
+        if chosen is None:
+            return verdict, None
+        dist = _metadata_source(chosen, self.target)
+        if dist is None:
+            return verdict, None
+        index = next((i for i in self.indexes if i.label == dist.index), self.indexes[0])
+        return verdict, (index, dist)
+
+    def _children(self, node: _Node, verdict: Verdict, source: tuple[IndexClient, DistFile],
+                  env: dict[str, str]) -> list[_Node]:
+        index, dist = source
+        try:
+            metadata = index.metadata(dist)
+        except (FetchError, IndexError_) as e:
+            logger.info("dependencies of %s %s unknown: %s", node.name, verdict.version, e)
+            return []
+        if not metadata:
+            return []
+        message = email.parser.Parser().parsestr(metadata, headersonly=True)
+        children = []
+        extras = node.requirement.extras or {""}
+        for raw in message.get_all("Requires-Dist") or []:
+            try:
+                child = Requirement(raw)
+            except InvalidRequirement:
+                continue
+            if child.marker is not None and not any(_marker_true(child, env, e) for e in extras):
+                continue
+            children.append(_Node(str(canonicalize_name(child.name)), child, verdict.chain, node.origin))
+        return children
+
+
+def _marker_true(requirement: Requirement, env: dict[str, str], extra: str) -> bool:
+    if requirement.marker is None:
+        return True
+    try:
+        return bool(requirement.marker.evaluate({**env, "extra": extra}))
+    except (InvalidMarker, UndefinedEnvironmentName):
+        return True
+
+
+def _metadata_source(release: Release, target: PythonTarget) -> DistFile | None:
+    """Read dependencies from the file aarch64 would install, else any wheel, else the sdist."""
+    from packaging.utils import parse_wheel_filename
+
+    wheels = [f for f in release.files if f.filename.endswith(".whl")]
+    for dist in wheels:
+        try:
+            if target.accepts(parse_wheel_filename(dist.filename)[3]):
+                return dist
+        except InvalidWheelFilename:
+            continue
+    if wheels:
+        return wheels[0]
+    return release.files[0] if release.files else None
+
+
+def _note_caps(verdicts: list[Verdict], specs: dict[str, list[tuple[str, SpecifierSet]]]) -> None:
+    for i, verdict in enumerate(verdicts):
+        if verdict.upgrade_to is None:
+            continue
+        upgrade = Version(verdict.upgrade_to)
+        blockers = tuple(sorted({parent for parent, spec in specs[verdict.name]
+                                 if not spec.contains(upgrade, prereleases=True)}))
+        if blockers:
+            verdicts[i] = verdict.with_blockers(blockers)

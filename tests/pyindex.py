@@ -1,0 +1,135 @@
+"""A real package index over HTTP on loopback, serving fixtures/pyindex/files (PEP 503 HTML and PEP 691 JSON).
+
+Paths select behaviours, so one server covers the hostile cases:
+  /simple/          JSON or HTML by the Accept header, core metadata (PEP 658) advertised and served
+  /html/simple/     HTML only, no core metadata (clients must read METADATA from the wheel)
+  /mirror/simple/   a mirror that lacks every aarch64 wheel
+  /auth/simple/     requires HTTP basic auth user:s3cret
+  /garbage/simple/  200 with bytes that are neither JSON nor HTML
+  /error/simple/    500 every time
+  /hang/simple/     answers after 5 seconds
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import threading
+import time
+import zipfile
+from collections import defaultdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+
+FILES = Path(__file__).resolve().parent.parent / "fixtures" / "pyindex" / "files"
+
+
+def _project_of(filename: str) -> str:
+    if filename.endswith(".whl"):
+        return str(canonicalize_name(parse_wheel_filename(filename)[0]))
+    return str(canonicalize_name(parse_sdist_filename(filename)[0]))
+
+
+class IndexServer:
+    def __init__(self, root: Path = FILES) -> None:
+        self.root = root
+        self.requests: list[str] = []
+        projects: dict[str, list[Path]] = defaultdict(list)
+        for path in sorted(root.iterdir()):
+            projects[_project_of(path.name)].append(path)
+        self.projects = dict(projects)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> IndexServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                server.requests.append(self.path)
+                mode, _, rest = self.path.lstrip("/").partition("/")
+                if mode == "simple":
+                    mode, rest = "", "simple/" + rest
+                if mode == "files":
+                    return self._file(rest)
+                if mode == "auth" and self.headers.get("Authorization") != "Basic " + base64.b64encode(
+                        b"user:s3cret").decode():
+                    return self._send(401, "text/plain", b"authentication required")
+                if mode == "garbage":
+                    return self._send(200, "application/octet-stream", b"\x00\xff\x13garbage")
+                if mode == "error":
+                    return self._send(500, "text/plain", b"internal error")
+                if mode == "hang":
+                    time.sleep(5)
+                if not rest.startswith("simple/"):
+                    return self._send(404, "text/plain", b"no")
+                project = str(canonicalize_name(rest[len("simple/"):].strip("/")))
+                files = server.projects.get(project)
+                if files is None:
+                    return self._send(404, "text/plain", b"no such project")
+                if mode == "mirror":
+                    files = [f for f in files if "aarch64" not in f.name]
+                metadata = mode in ("", "mirror", "auth")
+                wants_json = "json" in self.headers.get("Accept", "") and mode != "html"
+                return self._page(project, files, metadata, wants_json)
+
+            def _page(self, project: str, files: list[Path], metadata: bool, wants_json: bool) -> None:
+                entries = []
+                for path in files:
+                    digest = __import__("hashlib").sha256(path.read_bytes()).hexdigest()
+                    entries.append({
+                        "filename": path.name, "url": f"/files/{path.name}", "hashes": {"sha256": digest},
+                        "requires-python": ">=3.8", "core-metadata": metadata and path.name.endswith(".whl"),
+                    })
+                if wants_json:
+                    body = json.dumps({"meta": {"api-version": "1.1"}, "name": project, "files": entries})
+                    return self._send(200, "application/vnd.pypi.simple.v1+json", body.encode())
+                links = []
+                for e in entries:
+                    meta = ' data-core-metadata="true"' if e["core-metadata"] else ""
+                    links.append(f'<a href="{e["url"]}#sha256={e["hashes"]["sha256"]}" '
+                                 f'data-requires-python="{html.escape(">=3.8")}"{meta}>{e["filename"]}</a><br>')
+                page = f"<!DOCTYPE html><html><body><h1>Links for {project}</h1>{''.join(links)}</body></html>"
+                return self._send(200, "text/html", page.encode())
+
+            def _file(self, name: str) -> None:
+                if name.endswith(".metadata"):
+                    path = server.root / name[: -len(".metadata")]
+                    if not path.is_file():
+                        return self._send(404, "text/plain", b"no")
+                    with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as zf:
+                        meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+                        return self._send(200, "text/plain", zf.read(meta))
+                path = server.root / name
+                if "/" in name or not path.is_file():
+                    return self._send(404, "text/plain", b"no")
+                return self._send(200, "application/octet-stream", path.read_bytes())
+
+            def _send(self, status: int, content_type: str, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
