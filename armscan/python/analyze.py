@@ -163,6 +163,8 @@ def _describe(verdict: Verdict, target: PythonTarget) -> str:
                 f"Upgrade to {name}>={verdict.upgrade_to}.")
         if verdict.blockers:
             text += f" Held back by: {', '.join(verdict.blockers)}."
+        if verdict.parent_fixes:
+            text += f" Upgrade with it: {', '.join(verdict.parent_fixes)}."
         if verdict.has_sdist:
             text += f" Otherwise {version} builds from source."
         return text

@@ -6,7 +6,7 @@ import concurrent.futures as cf
 import email.parser
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from packaging.markers import InvalidMarker, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
@@ -117,7 +117,54 @@ class Resolver:
                     next_level.extend(self._children(node, verdict, metadata_file, env))
             level = next_level
         _note_caps(resolution.verdicts, specs)
+        resolution.verdicts = [self._with_parent_fixes(v) for v in resolution.verdicts]
         return resolution
+
+    def _with_parent_fixes(self, verdict: Verdict) -> Verdict:
+        """For each package that caps an upgrade, the first newer release of it that allows the upgrade."""
+        if not verdict.blockers or verdict.upgrade_to is None:
+            return verdict
+        upgrade = Version(verdict.upgrade_to)
+        fixes = []
+        for blocker in verdict.blockers:
+            name, _, version = blocker.partition(" ")
+            if not version:
+                continue  # the user's own requirement line
+            fix = self._parent_release_allowing(str(canonicalize_name(name)), Version(version), verdict.name, upgrade)
+            fixes.append(f"{name} {fix}" if fix else f"no release of {name} allows it")
+        return replace(verdict, parent_fixes=tuple(fixes)) if fixes else verdict
+
+    def _parent_release_allowing(self, parent: str, current: Version, child: str, upgrade: Version,
+                                 limit: int = 10) -> str | None:
+        pages = self._pages.get(parent)
+        if not isinstance(pages, list):
+            return None
+        files = tuple(f for page in pages for f in page.files)
+        newer = sorted(v for v in releases(files, parent) if v > current and not v.is_prerelease)[:limit]
+        all_releases = releases(files, parent)
+        for version in newer:
+            dist = _metadata_source(all_releases[version], self.target)
+            index = next((i for i in self.indexes if dist is not None and i.label == dist.index), None)
+            if dist is None or index is None:
+                continue
+            try:
+                metadata = index.metadata(dist)
+            except (FetchError, IndexError_):
+                continue
+            if metadata is None:
+                continue
+            message = email.parser.Parser().parsestr(metadata, headersonly=True)
+            allows = True
+            for raw in message.get_all("Requires-Dist") or []:
+                try:
+                    requirement = Requirement(raw)
+                except InvalidRequirement:
+                    continue
+                if canonicalize_name(requirement.name) == child and not requirement.specifier.contains(upgrade):
+                    allows = False
+            if allows:
+                return str(version)
+        return None
 
     def _judge(self, node: _Node, requirement_set: RequirementSet,
                specs: dict[str, list[tuple[str, SpecifierSet]]]) -> tuple[Verdict, tuple[IndexClient, DistFile] | None]:

@@ -36,6 +36,7 @@ class Verdict:
     wheel: str | None = None
     upgrade_to: str | None = None
     blockers: tuple[str, ...] = ()
+    parent_fixes: tuple[str, ...] = ()  # for each capping package, its first release that allows the upgrade
     needs_glibc: str | None = None
     has_sdist: bool = False
     detail: str = ""
