@@ -113,7 +113,8 @@ class Resolver:
                 resolution.verdicts.append(verdict)
                 if verdict.status == "unknown" and verdict.detail not in resolution.errors:
                     resolution.errors.append(verdict.detail)
-                if metadata_file is not None and verdict.version is not None:
+                # What a package that cannot be installed at all would pull in is moot: not reported.
+                if metadata_file is not None and verdict.version is not None and verdict.status != "none":
                     next_level.extend(self._children(node, verdict, metadata_file, env))
             level = next_level
         _note_caps(resolution.verdicts, specs)
