@@ -229,3 +229,69 @@ def test_live_pypi_numpy_has_aarch64_wheels(tmp_path: Path) -> None:
     result = scan(tree(tmp_path, "numpy==1.26.4\n"), python=PythonOptions(python_version=(3, 11),
                                                                          use_pip_config=False))
     assert statuses(result)["numpy"] == "ready"
+
+
+POETRY_LOCK = """
+[[package]]
+name = "app"
+version = "1.0"
+
+[package.dependencies]
+capper = "1.0"
+purepkg = ">=1.0"
+psycopg2 = "*"
+newglibc = "*"
+
+[[package]]
+name = "capper"
+version = "1.0"
+
+[package.dependencies]
+oldnative = "<2"
+
+[[package]]
+name = "oldnative"
+version = "1.0"
+
+[[package]]
+name = "purepkg"
+version = "1.0"
+
+[[package]]
+name = "psycopg2"
+version = "2.9.9"
+
+[[package]]
+name = "newglibc"
+version = "1.0"
+"""
+
+
+def test_poetry_lock_gives_chains_from_its_roots(index: IndexServer, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = ["nativeok"]\n')
+    tree(tmp_path, POETRY_LOCK, "poetry.lock")
+    result = scan(tmp_path, python=options(index.url + "/simple/"), display="")
+    chains = {p.name: (p.chain, p.status, p.source) for p in result.packages}
+    assert chains["oldnative"] == (("app 1.0", "capper 1.0", "oldnative 1.0"), "upgrade", "poetry.lock:3")
+    assert "nativeok" not in chains  # the lock, not pyproject.toml, says what is installed
+    assert sorted(f.rule_id for f in result.findings) == [
+        "ARM-PY-BUILD-FROM-SOURCE", "ARM-PY-GLIBC-TOO-OLD", "ARM-PY-UPGRADE-FOR-WHEEL"]
+
+
+def test_pipfile_uv_and_pylock(index: IndexServer, tmp_path: Path) -> None:
+    pipfile = {"_meta": {}, "default": {"oldnative": {"version": "==1.0", "hashes": []}},
+               "develop": {"purepkg": {"version": "==1.0"}}}
+    (tmp_path / "a").mkdir()
+    tree(tmp_path / "a", json.dumps(pipfile), "Pipfile.lock")
+    (tmp_path / "b").mkdir()
+    tree(tmp_path / "b", '[[package]]\nname = "proj"\nversion = "0"\nsource = { editable = "." }\n'
+                        'dependencies = [{ name = "intel-openmp" }]\n\n'
+                        '[[package]]\nname = "intel-openmp"\nversion = "2024.0.0"\n', "uv.lock")
+    (tmp_path / "c").mkdir()
+    tree(tmp_path / "c", 'lock-version = "1.0"\n[[packages]]\nname = "newglibc"\nversion = "1.0"\n', "pylock.toml")
+    tree(tmp_path / "c", "this is not toml = [", "pylock.ci.toml")
+    result = scan(tmp_path, python=options(index.url + "/simple/"), display="")
+    assert {(p.name, p.status, p.source) for p in result.packages} == {
+        ("oldnative", "upgrade", "a/Pipfile.lock:1"), ("purepkg", "pure", "a/Pipfile.lock:1"),
+        ("intel-openmp", "none", "b/uv.lock:8"), ("newglibc", "glibc", "c/pylock.toml:3")}
+    assert [(s.path, s.reason.value) for s in result.skipped] == [("c/pylock.ci.toml", "malformed")]

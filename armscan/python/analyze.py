@@ -15,6 +15,7 @@ from armscan.model import Finding, PackageRecord, Skipped, SkipReason
 from armscan.python import knowledge
 from armscan.python.http import Cache, Fetcher
 from armscan.python.index import IndexClient
+from armscan.python.lockfiles import is_lockfile, read_lockfile
 from armscan.python.pipconfig import choose_indexes
 from armscan.python.requirements import RequirementSet, read_pyproject, read_requirements_file
 from armscan.python.resolve import Resolver
@@ -53,7 +54,8 @@ class PythonResult:
 
 def is_python_input(name: str) -> bool:
     lowered = name.lower()
-    return lowered == "pyproject.toml" or (lowered.startswith("requirements") and lowered.endswith((".txt", ".in")))
+    return (lowered == "pyproject.toml" or is_lockfile(name)
+            or (lowered.startswith("requirements") and lowered.endswith((".txt", ".in"))))
 
 
 def _python_version(options: PythonOptions, requires_python: str | None) -> tuple[int, int]:
@@ -89,8 +91,13 @@ class PythonAnalyzer:
     def analyze(self, inputs: list[tuple[Path, str]]) -> PythonResult:
         result = PythonResult()
         seen: set[tuple[str, str, int, str]] = set()
+        locked = {path.parent for path, _ in inputs if is_lockfile(path.name)}
         for path, display in inputs:
-            if path.name.lower() == "pyproject.toml":
+            if path.name.lower() == "pyproject.toml" and path.parent in locked:
+                continue  # the lock file beside it says exactly what is installed
+            if is_lockfile(path.name):
+                requirements = read_lockfile(path, display)
+            elif path.name.lower() == "pyproject.toml":
                 requirements = read_pyproject(path, display)
             else:
                 requirements = read_requirements_file(path, display)
