@@ -78,7 +78,7 @@ def _entries(kind: str, data: dict[str, Any]) -> list[Entry]:
                 version = str(info.get("version", "")).lstrip("=") or None
                 found.append((name, version, set(), info.get("markers"), list(info.get("hashes", []))))
         return found
-    if kind == "poetry.lock" or kind == "uv.lock":
+    if kind in {"poetry.lock", "uv.lock"}:
         found = []
         for package in data.get("package", []):
             deps_raw = package.get("dependencies", {})
