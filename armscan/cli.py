@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
-import enum
 import logging
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from armscan import __version__
+from armscan.cli_options import (
+    CacheDir,
+    ExtraIndexUrl,
+    FailOn,
+    FailOnOption,
+    Glibc,
+    HtmlOut,
+    IndexUrl,
+    Jobs,
+    JsonOut,
+    Musl,
+    NoIndex,
+    Offline,
+    PythonVersion,
+    Quiet,
+    Timeout,
+    Verbose,
+)
 from armscan.limits import Limits
 from armscan.model import ScanResult, Severity
 from armscan.python.analyze import PythonOptions
@@ -36,19 +55,13 @@ app = typer.Typer(
 )
 
 
-class FailOn(str, enum.Enum):
-    BLOCKER = "blocker"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-    NONE = "none"
-
-    def threshold(self) -> Severity | None:
-        return None if self is FailOn.NONE else Severity(self.value)
-
-
 class UsageError(Exception):
     """Bad flags or inputs: exit code 2 with a one-line message."""
+
+
+def _error(console: Console, message: str) -> None:
+    """One line, however long: CI logs and scripts read errors by line."""
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -137,15 +150,10 @@ def _exit_code(result: ScanResult, threshold: Severity | None) -> int:
 @app.command()
 def scan(
     paths: Annotated[list[Path], typer.Argument(help="Folders or files to scan.", show_default=False)],
-    json_out: Annotated[str | None, typer.Option("--json", metavar="FILE",
-                                                    help="Write the JSON result to FILE ('-' for stdout).")] = None,
-    html_out: Annotated[str | None, typer.Option("--html", metavar="FILE",
-                                                    help="Write the HTML report to FILE.")] = None,
-    fail_on: Annotated[FailOn, typer.Option("--fail-on", case_sensitive=False,
-                                            help="Exit 1 when a finding is at or above this severity.")
-                       ] = FailOn.HIGH,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, max=512,
-                                                help="Worker processes (default: available cores).")] = None,
+    json_out: JsonOut = None,
+    html_out: HtmlOut = None,
+    fail_on: FailOnOption = FailOn.HIGH,
+    jobs: Jobs = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", metavar="GLOB",
                                                          help="Skip paths matching GLOB (gitignore syntax); "
                                                               "repeatable.")] = None,
@@ -153,45 +161,88 @@ def scan(
                                             help="Do not read .gitignore and .armscanignore files.")] = False,
     disable: Annotated[list[str] | None, typer.Option("--disable", metavar="RULE-ID",
                                                          help="Do not run this rule; repeatable.")] = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
-                                         help="List every finding, info included; -vv for debug logs.")] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on the terminal but errors.")
-                     ] = False,
-    index_url: Annotated[str | None, typer.Option("--index-url", metavar="URL", rich_help_panel="Python",
-                                                     help="Package index (PEP 503/691 simple API) for Python "
-                                                          "dependencies; default: pip's configuration, else PyPI.")
-                         ] = None,
-    extra_index_url: Annotated[list[str] | None, typer.Option("--extra-index-url", metavar="URL",
-                                                                 rich_help_panel="Python",
-                                                                 help="Another index to ask; repeatable.")] = None,
-    no_index: Annotated[bool, typer.Option("--no-index", rich_help_panel="Python",
-                                           help="Do not ask any package index; requirement files stay unchecked.")
-                        ] = False,
-    offline: Annotated[bool, typer.Option("--offline", rich_help_panel="Python",
-                                          help="Answer from the on-disk cache only.")] = False,
-    python_version: Annotated[str | None, typer.Option("--python-version", metavar="X.Y", rich_help_panel="Python",
-                                                          help="Target Python (default: requires-python, else "
-                                                               "this interpreter).")] = None,
-    glibc: Annotated[str, typer.Option("--glibc", metavar="X.Y", rich_help_panel="Python",
-                                       help="Target glibc version (Amazon Linux 2: 2.26; 2023: 2.34).")] = "2.34",
-    musl: Annotated[str | None, typer.Option("--musl", metavar="X.Y", rich_help_panel="Python",
-                                                help="Target musl libc instead of glibc (Alpine: 1.2).")] = None,
-    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", metavar="DIR", rich_help_panel="Python",
-                                                      help="Where index answers are cached.")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=0.1, rich_help_panel="Python",
-                                           help="Per-request timeout for package indexes.")] = 15.0,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+    index_url: IndexUrl = None,
+    extra_index_url: ExtraIndexUrl = None,
+    no_index: NoIndex = False,
+    offline: Offline = False,
+    python_version: PythonVersion = None,
+    glibc: Glibc = "2.34",
+    musl: Musl = None,
+    cache_dir: CacheDir = None,
+    timeout: Timeout = 15.0,
 ) -> None:
     """Scan code trees for x86-only binaries, x86-specific source and build settings, and Python dependencies."""
     stderr = Console(stderr=True)
     _setup_logging(verbose, stderr)
     try:
-        outputs = {"json": json_out, "html": html_out}
+        for path in paths:
+            if not os.path.lexists(path):
+                raise UsageError(f"{path}: no such file or folder")
         python = None if no_index else _python_options(index_url, extra_index_url or [], offline, python_version,
                                                         glibc, musl, cache_dir, timeout)
-        code = _run_scan(paths, outputs, fail_on, jobs, tuple(exclude or ()), not no_ignore,
-                         frozenset(disable or ()), verbose, quiet, stderr, python)
+        request = _Request([(str(p), str(p)) for p in paths], {"json": json_out, "html": html_out}, fail_on,
+                           ScanOptions(jobs=jobs, excludes=tuple(exclude or ()), use_ignore_files=not no_ignore,
+                                       limits=Limits(), python=python), frozenset(disable or ()))
+        code = _run_scan(request, verbose, quiet, stderr)
     except UsageError as e:
-        stderr.print(f"[bold red]error:[/] {e}", highlight=False)
+        _error(stderr, str(e))
+        code = EXIT_USAGE
+    raise typer.Exit(code)
+
+
+@app.command("env")
+def env(
+    site_packages: Annotated[list[Path] | None, typer.Argument(
+        help="site-packages folders or virtualenvs to check (default: the environment of --python).",
+        show_default=False)] = None,
+    python: Annotated[str | None, typer.Option(
+        "--python", metavar="PATH", help="The interpreter whose environment to check (default: python3 on PATH, "
+                                         "or the active virtualenv's).")] = None,
+    json_out: JsonOut = None,
+    html_out: HtmlOut = None,
+    fail_on: FailOnOption = FailOn.HIGH,
+    jobs: Jobs = None,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+    index_url: IndexUrl = None,
+    extra_index_url: ExtraIndexUrl = None,
+    no_index: NoIndex = False,
+    offline: Offline = False,
+    python_version: PythonVersion = None,
+    glibc: Glibc = "2.34",
+    musl: Musl = None,
+    cache_dir: CacheDir = None,
+    timeout: Timeout = 15.0,
+) -> None:
+    """Check an installed Python environment: every distribution at its installed version, for aarch64."""
+    from armscan.python.interpreter import InterpreterError, default_interpreter, probe
+
+    stderr = Console(stderr=True)
+    _setup_logging(verbose, stderr)
+    try:
+        folders = [(str(p), str(p)) for p in site_packages or []]
+        for path in site_packages or []:
+            if not path.is_dir():
+                raise UsageError(f"{path}: not a folder")
+        if python is not None or not folders:
+            try:
+                info = probe(python or default_interpreter())
+            except InterpreterError as e:
+                raise UsageError(str(e)) from e
+            if not info.site_dirs:
+                raise UsageError(f"{info.executable} has no site-packages folder")
+            folders.extend((d, d) for d in info.site_dirs)
+            python_version = python_version or f"{info.version[0]}.{info.version[1]}"
+        options = None if no_index else _python_options(index_url, extra_index_url or [], offline, python_version,
+                                                         glibc, musl, cache_dir, timeout)
+        request = _Request(folders, {"json": json_out, "html": html_out}, fail_on,
+                           ScanOptions(jobs=jobs, use_ignore_files=False, limits=Limits(), python=options),
+                           frozenset(), binaries_only=True)
+        code = _run_scan(request, verbose, quiet, stderr)
+    except UsageError as e:
+        _error(stderr, str(e))
         code = EXIT_USAGE
     raise typer.Exit(code)
 
@@ -222,12 +273,18 @@ def _python_options(index_url: str | None, extras: list[str], offline: bool, pyt
     )
 
 
-def _run_scan(paths: list[Path], outputs: dict[str, str | None], fail_on: FailOn, jobs: int | None,
-              excludes: tuple[str, ...], use_ignore: bool, disabled: frozenset[str], verbose: int, quiet: bool,
-              stderr: Console, python: PythonOptions | None) -> int:
-    for path in paths:
-        if not os.path.lexists(path):
-            raise UsageError(f"{path}: no such file or folder")
+@dataclass(frozen=True)
+class _Request:
+    inputs: list[tuple[str, str]]
+    outputs: dict[str, str | None]
+    fail_on: FailOn
+    options: ScanOptions
+    disabled: frozenset[str]
+    binaries_only: bool = False  # installed environments: their source is not the user's to port
+
+
+def _run_scan(request: _Request, verbose: int, quiet: bool, stderr: Console) -> int:
+    outputs = request.outputs
     if outputs.get("html") == "-":
         raise UsageError("--html needs a file name")
     for target in outputs.values():
@@ -236,19 +293,19 @@ def _run_scan(paths: list[Path], outputs: dict[str, str | None], fail_on: FailOn
         ruleset = load_rules()
     except RuleError as e:
         raise UsageError(str(e)) from e
-    unknown = sorted(d for d in disabled if not any(r.id == d for r in ruleset.rules))
+    unknown = sorted(d for d in request.disabled if not any(r.id == d for r in ruleset.rules))
     if unknown:
         raise UsageError(f"--disable names unknown rule(s): {', '.join(unknown)} (see 'armscan rules')")
-    ruleset = ruleset.without(disabled)
+    ruleset = ruleset.without(request.disabled)
+    if request.binaries_only:
+        ruleset = ruleset.without(frozenset(r.id for r in ruleset.source_rules()))
     progress = _BarProgress(stderr) if stderr.is_terminal and not quiet else None
     try:
-        result = scan_paths([(str(p), str(p)) for p in paths], ruleset,
-                            ScanOptions(jobs=jobs, excludes=excludes, use_ignore_files=use_ignore,
-                                        limits=Limits(), python=python), progress)
+        result = scan_paths(request.inputs, ruleset, request.options, progress)
     finally:
         if progress is not None:
             progress.stop()
-    threshold = fail_on.threshold()
+    threshold = request.fail_on.threshold()
     renderers = {"json": lambda: json_report.render(result), "html": lambda: html_report.render(result, threshold)}
     for kind, target in outputs.items():
         if target is None:
@@ -256,13 +313,13 @@ def _run_scan(paths: list[Path], outputs: dict[str, str | None], fail_on: FailOn
         try:
             write_output(target, renderers[kind]())
         except OSError as e:
-            stderr.print(f"[bold red]error:[/] cannot write {target}: {e.strerror or e}", highlight=False)
+            _error(stderr, f"cannot write {target}: {e.strerror or e}")
             return EXIT_INCOMPLETE
     if not quiet:
         console = stderr if "-" in outputs.values() else Console()
         terminal.render(result, console, threshold=threshold, verbose=verbose > 0)
     for error in result.errors:
-        stderr.print(f"[bold red]error:[/] {error}", highlight=False)
+        _error(stderr, error)
     return _exit_code(result, threshold)
 
 
@@ -272,7 +329,7 @@ def list_rules() -> None:
     try:
         ruleset = load_rules()
     except RuleError as e:
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
+        _error(Console(stderr=True), str(e))
         raise typer.Exit(EXIT_USAGE) from e
     from rich.table import Table
 
@@ -289,5 +346,5 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        Console(stderr=True).print("[bold red]error:[/] interrupted")
+        _error(Console(stderr=True), "interrupted")
         sys.exit(EXIT_INCOMPLETE)

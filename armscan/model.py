@@ -155,6 +155,7 @@ class Artifact:
     imports: tuple[str, ...] = ()  # libraries a PE or Mach-O binary loads; for ELF see elf.needed
     slices: tuple[Slice, ...] = ()
     notes: tuple[str, ...] = ()
+    owner: str | None = None  # the installed package it belongs to, e.g. "pypi:numpy 1.18.5"
 
     @property
     def is_x86_only(self) -> bool:

@@ -10,14 +10,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Protocol
 
 from armscan import __version__
 from armscan.analyzers.files import Collector, analyze_file
 from armscan.limits import Limits
 from armscan.model import Artifact, Finding, PackageRecord, ScanResult, Skipped, SkipReason, Stats
-from armscan.python.analyze import PythonAnalyzer, PythonOptions, is_python_input
+from armscan.python import phase as python_phase
+from armscan.python.analyze import PythonOptions
 from armscan.rules_engine.loader import RuleSet
 from armscan.sources.tree import FileEntry, walk
 
@@ -169,8 +169,7 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
                 progress.advanced(1)
         else:
             complete = _run_pool(entries, ruleset, options, jobs, merge, progress, errors)
-        if options.python is not None:
-            complete = _python(entries, ruleset, options.python, merge, errors) and complete
+        complete = _python(entries, ruleset, options.python, merge, errors) and complete
     except KeyboardInterrupt:
         complete = False
         errors.append("interrupted before every file was analyzed")
@@ -198,14 +197,11 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
     )
 
 
-def _python(entries: list[FileEntry], ruleset: RuleSet, options: PythonOptions, merge: _Merge,
+def _python(entries: list[FileEntry], ruleset: RuleSet, options: PythonOptions | None, merge: _Merge,
             errors: list[str]) -> bool:
-    """Check requirement files against the package index; False when some packages could not be checked."""
-    inputs = [(Path(e.path), e.display) for e in entries if is_python_input(os.path.basename(e.path))]
-    if not inputs:
-        return True
-    outcome = PythonAnalyzer(ruleset, options).analyze(inputs)
-    merge.findings.extend(outcome.findings)
+    """Installed environments, requirement and lock files; False when some packages could not be checked."""
+    outcome = python_phase.run(entries, ruleset, options, merge.artifacts, merge.findings)
+    merge.artifacts, merge.findings = outcome.artifacts, outcome.findings
     merge.skipped.extend(outcome.skipped)
     merge.packages.extend(outcome.packages)
     merge.targets.update(outcome.targets)

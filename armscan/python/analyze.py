@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from packaging.markers import InvalidMarker, UndefinedEnvironmentName
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from armscan.analyzers.source import Hit, to_finding
 from armscan.model import Finding, PackageRecord, Skipped, SkipReason
-from armscan.python import knowledge
+from armscan.python.advice import chain_text, describe, record
+from armscan.python.environment import Environment
 from armscan.python.http import Cache, Fetcher
 from armscan.python.index import IndexClient
 from armscan.python.lockfiles import is_lockfile, read_lockfile
 from armscan.python.pipconfig import choose_indexes
-from armscan.python.requirements import RequirementSet, read_pyproject, read_requirements_file
-from armscan.python.resolve import Resolver
+from armscan.python.requirements import RequirementSet, TopRequirement, read_pyproject, read_requirements_file
+from armscan.python.resolve import Pin, Resolver
 from armscan.python.target import PythonTarget
 from armscan.python.verdict import Verdict
 from armscan.rules_engine.loader import RuleSet
@@ -74,6 +79,14 @@ def _python_version(options: PythonOptions, requires_python: str | None) -> tupl
     return allowed[0] if allowed else running
 
 
+def _marker_applies(requirement: Requirement, env: dict[str, str]) -> bool:
+    assert requirement.marker is not None
+    try:
+        return bool(requirement.marker.evaluate({**env, "extra": ""}))
+    except (InvalidMarker, UndefinedEnvironmentName):
+        return True
+
+
 class PythonAnalyzer:
     def __init__(self, ruleset: RuleSet, options: PythonOptions) -> None:
         self.ruleset = ruleset
@@ -116,13 +129,67 @@ class PythonAnalyzer:
         indexes = choose_indexes(options.index_url, list(options.extra_index_urls), requirements.index_url,
                                  requirements.extra_index_urls, options.use_pip_config)
         resolution = self._resolver(indexes, target).resolve(requirements)
-        result.errors.extend(e for e in resolution.errors if e not in result.errors)
-        for verdict in resolution.verdicts:
+        self._collect(resolution.verdicts, resolution.errors, target, result, seen)
+
+    def analyze_environments(self, envs: list[Environment]) -> PythonResult:
+        """Judge every distribution installed in each environment, at its installed version."""
+        result = PythonResult()
+        seen: set[tuple[str, str, int, str]] = set()
+        for env in envs:
+            result.skipped.extend(env.skipped)
+            if env.dists:
+                self._analyze_environment(env, result, seen)
+        return result
+
+    def _analyze_environment(self, env: Environment, result: PythonResult,
+                             seen: set[tuple[str, str, int, str]]) -> None:
+        options = self.options
+        version = options.python_version or env.python_version or (sys.version_info[0], sys.version_info[1])
+        target = PythonTarget(version, options.libc, options.libc_version)
+        result.targets.add(target.describe())
+        chains = env.chains()
+        marker_env = target.marker_environment()
+        specs: dict[str, list[tuple[str, SpecifierSet]]] = defaultdict(list)
+        for dist in env.dists:
+            for requirement in dist.requires:
+                if requirement.marker is None or _marker_applies(requirement, marker_env):
+                    specs[str(canonicalize_name(requirement.name))].append((dist.label, requirement.specifier))
+        settled: list[Verdict] = []
+        pins: list[Pin] = []
+        notes: dict[str, str] = {}
+        for dist in env.dists:
+            try:
+                origin = TopRequirement(Requirement(f"{dist.display_name}=={dist.version}"), dist.metadata_path, 1)
+            except InvalidRequirement as e:
+                result.skipped.append(Skipped(dist.metadata_path, SkipReason.MALFORMED, f"not checked: {e}"))
+                continue
+            chain = chains[dist.name]
+            if dist.is_platform_wheel:
+                notes[dist.name] = f"installed from a {', '.join(dist.wheel_platforms)} wheel"
+            if dist.tags and target.accepts(dist.tags):
+                status = "ready" if dist.is_platform_wheel else "pure"
+                settled.append(Verdict(dist.name, dist.version, chain, origin, status,
+                                       wheel=f"installed ({', '.join(dist.wheel_platforms)})"))
+            else:
+                pins.append(Pin(origin, chain[:-1]))
+        errors: list[str] = []
+        if pins:
+            indexes = choose_indexes(options.index_url, list(options.extra_index_urls), None, [],
+                                     options.use_pip_config)
+            resolution = self._resolver(indexes, target).judge_pinned(pins, specs)
+            settled.extend(resolution.verdicts)
+            errors = resolution.errors
+        self._collect(settled, errors, target, result, seen, notes)
+
+    def _collect(self, verdicts: list[Verdict], errors: list[str], target: PythonTarget, result: PythonResult,
+                 seen: set[tuple[str, str, int, str]], notes: dict[str, str] | None = None) -> None:
+        result.errors.extend(e for e in errors if e not in result.errors)
+        for verdict in verdicts:
             key = (verdict.name, verdict.origin.source, verdict.origin.line, verdict.status)
             if key in seen:
                 continue
             seen.add(key)
-            result.packages.append(_record(verdict))
+            result.packages.append(record(verdict, (notes or {}).get(verdict.name, "")))
             if verdict.status == "unknown":
                 result.skipped.append(Skipped(f"{verdict.origin.source}:{verdict.origin.line}",
                                               SkipReason.INDEX_ERROR,
@@ -135,14 +202,14 @@ class PythonAnalyzer:
         variant = {"upgrade": "upgrade", "glibc": "glibc", "sdist": "sdist", "none": "none", "missing": "missing",
                    "no-match": "no-match"}.get(verdict.status)
         if variant is not None:
-            found.append(self._finding(variant, verdict, _describe(verdict, target)))
+            found.append(self._finding(variant, verdict, describe(verdict, target)))
         if verdict.hashes_missing:
-            text = (f"{_chain(verdict)}: the requirement's --hash values match no file an aarch64 install can use; "
+            text = (f"{chain_text(verdict)}: the requirement's --hash values match no file an aarch64 install can use; "
                     f"add the hashes of {', '.join(verdict.hashes_missing)}")
             found.append(self._finding("hashes", verdict, text))
         if verdict.mirror_gap:
-            text = (f"{_chain(verdict)}: {', '.join(verdict.mirror_gap)} has this release but not its aarch64 wheel "
-                    f"{verdict.wheel}, which another configured index has")
+            text = (f"{chain_text(verdict)}: {', '.join(verdict.mirror_gap)} has this release but not its aarch64 "
+                    f"wheel {verdict.wheel}, which another configured index has")
             found.append(self._finding("mirror", verdict, text))
         return [f for f in found if f is not None]
 
@@ -155,60 +222,3 @@ class PythonAnalyzer:
                   match=verdict.name, detail=message)
         finding = to_finding(rule, hit, origin.source)
         return replace(finding, message=message)
-
-
-def _chain(verdict: Verdict) -> str:
-    return " -> ".join(verdict.chain)
-
-
-def _describe(verdict: Verdict, target: PythonTarget) -> str:
-    where = _chain(verdict)
-    kb = knowledge.about(verdict.name)
-    name, version = verdict.chain[-1].split(" ")[0], verdict.version
-    if verdict.status == "upgrade":
-        text = (f"{where}: no wheel for {target.describe()}; {verdict.upgrade_to} is the first release with one. "
-                f"Upgrade to {name}>={verdict.upgrade_to}.")
-        if verdict.blockers:
-            text += f" Held back by: {', '.join(verdict.blockers)}."
-        if verdict.parent_fixes:
-            text += f" Upgrade with it: {', '.join(verdict.parent_fixes)}."
-        if verdict.has_sdist:
-            text += f" Otherwise {version} builds from source."
-        return text
-    if verdict.status == "glibc":
-        text = (f"{where}: its aarch64 wheels need glibc {verdict.needs_glibc}, the target has "
-                f"{target.libc_version[0]}.{target.libc_version[1]}.")
-        if verdict.upgrade_to:
-            text += f" {verdict.upgrade_to} has a wheel the target accepts."
-        elif verdict.has_sdist:
-            text += " It can be built from source on the target."
-        return text
-    if verdict.status == "sdist":
-        needs = ", ".join(kb.build) if kb.build else "whatever its setup needs (not in the knowledge base)"
-        rpm = f" (RPM: {', '.join(kb.build_rpm)})" if kb.build_rpm else ""
-        text = (f"{where}: no aarch64 wheel in any release; pip builds {version} from source, which needs gcc, "
-                f"python3-dev and {needs}{rpm}.")
-        if kb.alternatives:
-            text += f" Alternatives with wheels: {', '.join(kb.alternatives)}."
-        return text
-    if verdict.status == "none":
-        text = f"{where}: no release has a wheel for {target.describe()}, and there is no sdist to build."
-        if kb.alternatives:
-            text += f" Alternatives: {', '.join(kb.alternatives)}."
-        return text
-    if verdict.status == "missing":
-        return f"{where}: {verdict.detail}; it may be a private package. Its aarch64 readiness is unknown."
-    return f"{where}: {verdict.detail}."
-
-
-def _record(verdict: Verdict) -> PackageRecord:
-    return PackageRecord(
-        ecosystem="pypi",
-        name=verdict.name,
-        version=verdict.version,
-        status=verdict.status,
-        chain=verdict.chain,
-        source=f"{verdict.origin.source}:{verdict.origin.line}",
-        file=verdict.wheel,
-        detail=verdict.detail or (f"upgrade to {verdict.upgrade_to}" if verdict.upgrade_to else ""),
-    )

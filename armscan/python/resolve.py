@@ -50,6 +50,14 @@ def releases(page_files: tuple[DistFile, ...], name: str) -> dict[Version, Relea
     return {v: Release(v, tuple(files)) for v, files in grouped.items()}
 
 
+@dataclass(frozen=True)
+class Pin:
+    """A release already chosen, e.g. installed: `origin` pins it, `ancestors` say what pulled it in."""
+
+    origin: TopRequirement
+    ancestors: tuple[str, ...] = ()
+
+
 @dataclass
 class _Node:
     name: str
@@ -121,17 +129,34 @@ class Resolver:
         resolution.verdicts = [self._with_parent_fixes(v) for v in resolution.verdicts]
         return resolution
 
+    def judge_pinned(self, pins: list[Pin], specs: dict[str, list[tuple[str, SpecifierSet]]]) -> Resolution:
+        """Judge releases that are already chosen (an installed environment): no dependency walk."""
+        resolution = Resolution()
+        self._fetch_pages({pin.origin.name for pin in pins})
+        for pin in pins:
+            node = _Node(pin.origin.name, pin.origin.requirement, pin.ancestors, pin.origin)
+            verdict, _ = self._judge(node, RequirementSet(), specs)
+            resolution.verdicts.append(verdict)
+            if verdict.status == "unknown" and verdict.detail not in resolution.errors:
+                resolution.errors.append(verdict.detail)
+        _note_caps(resolution.verdicts, specs)
+        resolution.verdicts = [self._with_parent_fixes(v) for v in resolution.verdicts]
+        return resolution
+
     def _with_parent_fixes(self, verdict: Verdict) -> Verdict:
         """For each package that caps an upgrade, the first newer release of it that allows the upgrade."""
         if not verdict.blockers or verdict.upgrade_to is None:
             return verdict
         upgrade = Version(verdict.upgrade_to)
         fixes = []
-        for blocker in verdict.blockers:
-            name, _, version = blocker.partition(" ")
-            if not version:
-                continue  # the user's own requirement line
-            fix = self._parent_release_allowing(str(canonicalize_name(name)), Version(version), verdict.name, upgrade)
+        parents = [(name, version) for name, _, version in (b.partition(" ") for b in verdict.blockers) if version]
+        self._fetch_pages({str(canonicalize_name(name)) for name, _ in parents})
+        for name, version in parents:
+            canonical = str(canonicalize_name(name))
+            if not isinstance(self._pages.get(canonical), list):
+                fixes.append(f"{name}: unknown, the index could not be read")
+                continue
+            fix = self._parent_release_allowing(canonical, Version(version), verdict.name, upgrade)
             fixes.append(f"{name} {fix}" if fix else f"no release of {name} allows it")
         return replace(verdict, parent_fixes=tuple(fixes)) if fixes else verdict
 

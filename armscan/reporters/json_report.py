@@ -14,7 +14,7 @@ from typing import Any
 from armscan.model import Artifact, Finding, ScanResult
 from armscan.reporters.summary import summarize
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 def _plain(value: Any) -> Any:

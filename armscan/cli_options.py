@@ -1,0 +1,55 @@
+"""Command-line options shared by the commands that scan something (scan, env)."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from armscan.model import Severity
+
+
+class FailOn(str, enum.Enum):
+    BLOCKER = "blocker"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    NONE = "none"
+
+    def threshold(self) -> Severity | None:
+        return None if self is FailOn.NONE else Severity(self.value)
+
+
+_PY = "Python"
+
+JsonOut = Annotated[str | None, typer.Option("--json", metavar="FILE",
+                                             help="Write the JSON result to FILE ('-' for stdout).")]
+HtmlOut = Annotated[str | None, typer.Option("--html", metavar="FILE", help="Write the HTML report to FILE.")]
+FailOnOption = Annotated[FailOn, typer.Option("--fail-on", case_sensitive=False,
+                                              help="Exit 1 when a finding is at or above this severity.")]
+Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, max=512,
+                                          help="Worker processes (default: available cores).")]
+Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                      help="List every finding, info included; -vv for debug logs.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on the terminal but errors.")]
+IndexUrl = Annotated[str | None, typer.Option("--index-url", metavar="URL", rich_help_panel=_PY,
+                                              help="Package index (PEP 503/691 simple API) for Python "
+                                                   "dependencies; default: pip's configuration, else PyPI.")]
+ExtraIndexUrl = Annotated[list[str] | None, typer.Option("--extra-index-url", metavar="URL", rich_help_panel=_PY,
+                                                         help="Another index to ask; repeatable.")]
+NoIndex = Annotated[bool, typer.Option("--no-index", rich_help_panel=_PY,
+                                       help="Do not ask any package index; Python dependencies stay unchecked.")]
+Offline = Annotated[bool, typer.Option("--offline", rich_help_panel=_PY, help="Answer from the on-disk cache only.")]
+PythonVersion = Annotated[str | None, typer.Option("--python-version", metavar="X.Y", rich_help_panel=_PY,
+                                                   help="Target Python (default: the environment's, else "
+                                                        "requires-python, else this interpreter).")]
+Glibc = Annotated[str, typer.Option("--glibc", metavar="X.Y", rich_help_panel=_PY,
+                                    help="Target glibc version (Amazon Linux 2: 2.26; 2023: 2.34).")]
+Musl = Annotated[str | None, typer.Option("--musl", metavar="X.Y", rich_help_panel=_PY,
+                                          help="Target musl libc instead of glibc (Alpine: 1.2).")]
+CacheDir = Annotated[Path | None, typer.Option("--cache-dir", metavar="DIR", rich_help_panel=_PY,
+                                               help="Where index answers are cached.")]
+Timeout = Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=0.1, rich_help_panel=_PY,
+                                        help="Per-request timeout for package indexes.")]

@@ -1,0 +1,245 @@
+"""Installed Python environments: the distributions in a site-packages folder, read from their metadata.
+
+Each `*.dist-info` folder gives a distribution's name and version (METADATA), the tags of the wheel it was
+installed from (WHEEL), the files it installed (RECORD) and what it requires (Requires-Dist). Legacy
+`*.egg-info` folders give name, version and requirements. Nothing here imports or runs installed code.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import posixpath
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.metadata import parse_email
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.tags import Tag, parse_tag
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from armscan.model import Skipped, SkipReason
+
+MAX_METADATA_FILE = 4 * 1024 * 1024
+MAX_RECORD_FILE = 16 * 1024 * 1024
+_PYTHON_DIR = re.compile(r"^python(\d+)\.(\d+)t?$")
+_CP_TAG = re.compile(r"^cp(\d)(\d+)$")
+_VENV_VERSION = re.compile(r"^\s*version(?:_info)?\s*=\s*(\d+)\.(\d+)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class InstalledDist:
+    name: str  # canonical
+    display_name: str
+    version: str
+    metadata_path: str  # display path of METADATA (or PKG-INFO)
+    tags: frozenset[Tag] = frozenset()  # empty: not known (egg-info, or no WHEEL file)
+    requires: tuple[Requirement, ...] = ()
+    files: tuple[str, ...] = ()  # display paths of the files it installed
+
+    @property
+    def label(self) -> str:
+        return f"{self.display_name} {self.version}"
+
+    @property
+    def is_platform_wheel(self) -> bool:
+        return bool(self.tags) and not all(t.abi == "none" and t.platform == "any" for t in self.tags)
+
+    @property
+    def wheel_platforms(self) -> tuple[str, ...]:
+        return tuple(sorted({t.platform for t in self.tags}))
+
+
+@dataclass
+class Environment:
+    display: str  # display path of the site-packages folder
+    python_version: tuple[int, int] | None = None
+    dists: list[InstalledDist] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def owners(self) -> dict[str, InstalledDist]:
+        """Display path of each installed file -> the distribution whose RECORD lists it."""
+        return {path: dist for dist in self.dists for path in dist.files}
+
+    def chains(self) -> dict[str, tuple[str, ...]]:
+        """For each distribution, the shortest path from a distribution nothing else requires."""
+        by_name = {d.name: d for d in self.dists}
+        children: dict[str, list[str]] = {d.name: [] for d in self.dists}
+        required: set[str] = set()
+        for dist in self.dists:
+            for requirement in dist.requires:
+                child = str(canonicalize_name(requirement.name))
+                if child in by_name and child != dist.name:
+                    children[dist.name].append(child)
+                    required.add(child)
+        roots = [d.name for d in self.dists if d.name not in required]
+        chains: dict[str, tuple[str, ...]] = {}
+        queue: deque[tuple[str, tuple[str, ...]]] = deque((name, (by_name[name].label,)) for name in sorted(roots))
+        while queue:
+            name, chain = queue.popleft()
+            if name in chains:
+                continue
+            chains[name] = chain
+            for child in sorted(children[name]):
+                if child not in chains:
+                    queue.append((child, (*chain, by_name[child].label)))
+        for dist in self.dists:  # a cycle with no root above it
+            chains.setdefault(dist.name, (dist.label,))
+        return chains
+
+
+def is_metadata_file(display: str) -> bool:
+    """METADATA of a dist-info folder, or PKG-INFO of an egg-info folder."""
+    parent, _, name = display.rpartition("/")
+    folder = parent.rpartition("/")[2]
+    return (name == "METADATA" and folder.endswith(".dist-info")) or (
+        name == "PKG-INFO" and folder.endswith(".egg-info"))
+
+
+def site_packages_of(display: str) -> str:
+    """The folder holding the dist-info folder that holds this METADATA file."""
+    return display.rsplit("/", 2)[0]
+
+
+def _read_small(path: Path, limit: int) -> bytes | None:
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError:
+        return None
+    return data if len(data) <= limit else None
+
+
+def read_environment(folder: Path, display: str, metadata_files: list[Path] | None = None) -> Environment:
+    """Read every distribution installed in `folder` (a site-packages folder)."""
+    env = Environment(display=display)
+    if metadata_files is None:
+        metadata_files = sorted([*folder.glob("*.dist-info/METADATA"), *folder.glob("*.egg-info/PKG-INFO")])
+    seen: set[str] = set()
+    for metadata_file in metadata_files:
+        dist = _read_dist(metadata_file, folder, display, env.skipped)
+        if dist is None:
+            continue
+        if dist.name in seen:
+            env.skipped.append(Skipped(dist.metadata_path, SkipReason.MALFORMED,
+                                       f"{dist.display_name} is installed twice; this copy is ignored"))
+            continue
+        seen.add(dist.name)
+        env.dists.append(dist)
+    env.python_version = python_version_of(folder, env.dists)
+    return env
+
+
+def _read_dist(metadata_file: Path, folder: Path, display: str, skipped: list[Skipped]) -> InstalledDist | None:
+    info_dir = metadata_file.parent
+    metadata_display = f"{display}/{info_dir.name}/{metadata_file.name}"
+    data = _read_small(metadata_file, MAX_METADATA_FILE)
+    if data is None:
+        skipped.append(Skipped(metadata_display, SkipReason.UNREADABLE,
+                               f"installed metadata unreadable or over {MAX_METADATA_FILE} bytes"))
+        return None
+    raw, _unparsed = parse_email(data)
+    name, version = raw.get("name"), raw.get("version")
+    if not name or not version:
+        skipped.append(Skipped(metadata_display, SkipReason.MALFORMED,
+                               "installed metadata has no Name or no Version; this distribution is not checked"))
+        return None
+    try:
+        Version(version)
+    except InvalidVersion:
+        skipped.append(Skipped(metadata_display, SkipReason.MALFORMED,
+                               f"{name}: version {version!r} is not a valid version; not checked"))
+        return None
+    requires = _requirements(raw.get("requires_dist") or [], info_dir, metadata_display, skipped)
+    tags: frozenset[Tag] = frozenset()
+    files: tuple[str, ...] = ()
+    if info_dir.name.endswith(".dist-info"):
+        tags = _wheel_tags(info_dir / "WHEEL")
+        files = _record_files(info_dir / "RECORD", folder, display)
+    return InstalledDist(str(canonicalize_name(name)), name, version, metadata_display, tags, requires, files)
+
+
+def _requirements(lines: list[str], info_dir: Path, where: str, skipped: list[Skipped]) -> tuple[Requirement, ...]:
+    if not lines and info_dir.name.endswith(".egg-info"):
+        lines = _egg_requires(info_dir / "requires.txt")
+    found = []
+    for line in lines:
+        try:
+            found.append(Requirement(line))
+        except InvalidRequirement as e:
+            skipped.append(Skipped(where, SkipReason.MALFORMED, f"Requires-Dist {line!r} ignored: {e}"))
+    return tuple(found)
+
+
+def _egg_requires(path: Path) -> list[str]:
+    """requires.txt: plain lines, then [extra] or [:marker] sections, which only apply conditionally."""
+    data = _read_small(path, MAX_METADATA_FILE)
+    if data is None:
+        return []
+    lines = []
+    for raw in data.decode("utf-8", "replace").splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            break
+        if line and not line.startswith("#"):
+            lines.append(line)
+    return lines
+
+
+def _wheel_tags(path: Path) -> frozenset[Tag]:
+    data = _read_small(path, MAX_METADATA_FILE)
+    if data is None:
+        return frozenset()
+    found: set[Tag] = set()
+    for line in data.decode("utf-8", "replace").splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "tag" and value.strip():
+            try:
+                found.update(parse_tag(value.strip()))
+            except ValueError:
+                continue
+    return frozenset(found)
+
+
+def _record_files(path: Path, folder: Path, display: str) -> tuple[str, ...]:
+    data = _read_small(path, MAX_RECORD_FILE)
+    if data is None:
+        return ()
+    files = []
+    try:
+        for row in csv.reader(io.StringIO(data.decode("utf-8", "replace"))):
+            if not row or not row[0]:
+                continue
+            relative = posixpath.normpath(row[0].replace("\\", "/"))
+            if relative.startswith(("/", "../")) or relative == "..":
+                continue  # scripts and data outside site-packages are not scanned as part of it
+            files.append(f"{display}/{relative}")
+    except csv.Error:
+        return tuple(files)
+    return tuple(files)
+
+
+def python_version_of(folder: Path, dists: list[InstalledDist]) -> tuple[int, int] | None:
+    """The environment's Python: lib/pythonX.Y in its path, its pyvenv.cfg, or the CPython tags it installed."""
+    for part in reversed(folder.parts[-3:]):
+        match = _PYTHON_DIR.match(part)
+        if match:
+            return int(match.group(1)), int(match.group(2))
+    for candidate in (folder.parent.parent / "pyvenv.cfg", folder.parent.parent.parent / "pyvenv.cfg"):
+        data = _read_small(candidate, 64 * 1024)
+        if data is not None:
+            match = _VENV_VERSION.search(data.decode("utf-8", "replace"))
+            if match:
+                return int(match.group(1)), int(match.group(2))
+    counts: dict[tuple[int, int], int] = {}
+    for dist in dists:
+        for tag in dist.tags:
+            match = _CP_TAG.match(tag.interpreter)
+            if match and tag.abi != "abi3":
+                key = (int(match.group(1)), int(match.group(2)))
+                counts[key] = counts.get(key, 0) + 1
+    return max(counts, key=lambda k: counts[k]) if counts else None
+
