@@ -26,7 +26,19 @@ def test_wheel_member_is_classified_and_reported(tmp_path: Path) -> None:
     member = "nativepkg-1.0-cp311-cp311-linux_x86_64.whl!nativepkg/_native.cpython-311-x86_64-linux-gnu.so"
     assert [(a.path, a.machines, a.kind) for a in result.artifacts] == [(member, ("x86_64",), "shared-object")]
     assert result.artifacts[0].elf is not None and result.artifacts[0].elf.soname == "libmix.so.1"
-    assert [(f.rule_id, f.location.path) for f in result.findings] == [("ARM-BIN-ELF-X86", member)]
+    # the wheel is the unit of work: one finding for it, none for the library inside
+    assert [(f.rule_id, f.location.path) for f in result.findings] == [
+        ("ARM-PY-WHEEL-FILE-X86", "nativepkg-1.0-cp311-cp311-linux_x86_64.whl")]
+
+
+def test_x86_binary_in_a_wheel_tagged_for_any_platform_stays_a_finding(tmp_path: Path) -> None:
+    source = zipfile.ZipFile(BIN / "nativepkg-1.0-cp311-cp311-linux_x86_64.whl")
+    with zipfile.ZipFile(tmp_path / "sneaky-1.0-py3-none-any.whl", "w") as zf:
+        for info in source.infolist():
+            zf.writestr(info.filename.replace("nativepkg", "sneaky"), source.read(info))
+    result = scan(tmp_path, display="")
+    assert [(f.rule_id, f.location.path) for f in result.findings] == [
+        ("ARM-BIN-ELF-X86", "sneaky-1.0-py3-none-any.whl!sneaky/_native.cpython-311-x86_64-linux-gnu.so")]
 
 
 def test_nested_fat_jar_is_opened(tmp_path: Path) -> None:

@@ -170,3 +170,36 @@ def test_chains_survive_cycles() -> None:
                                      dist("y", "x")])
     assert env.chains() == {"a": ("a 1",), "b": ("a 1", "b 1"), "c": ("a 1", "b 1", "c 1"), "x": ("x 1",),
                             "y": ("y 1",)}
+
+
+def test_wheel_file_whose_release_has_an_aarch64_wheel_on_the_index(index: IndexServer, tmp_path: Path) -> None:
+    house = tmp_path / "wheelhouse"
+    house.mkdir()
+    x86 = "nativeok-1.0-cp38-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    shutil.copy(FILES / x86, house / x86)
+    (house / "not-a-wheel.whl").write_bytes(b"PK\x05\x06" + bytes(18))
+    done = run_cli("scan", str(tmp_path), "--index-url", f"{index.url}/simple/", "--glibc", "2.26",
+                   "--python-version", "3.11", "--cache-dir", str(tmp_path / "cache"), "--json", "-", "-q")
+    doc = json.loads(done.stdout)
+    assert [(f["rule_id"], f["location"]["path"].removeprefix(str(tmp_path) + "/")) for f in doc["findings"]] == [
+        ("ARM-PY-WHEEL-FILE-X86", f"wheelhouse/{x86}")]
+    assert doc["findings"][0]["message"] == (
+        f"{x86} is built for manylinux2014_x86_64, manylinux_2_17_x86_64 only; the index has "
+        "nativeok-1.0-cp38-abi3-manylinux_2_17_aarch64.manylinux2014_aarch64.whl for CPython 3.11, Linux aarch64, "
+        "glibc 2.26: put it beside this one (pip download --no-deps --only-binary=:all: --platform "
+        "manylinux2014_aarch64 --python-version 3.11 nativeok==1.0).")
+    assert [(s["path"].rsplit("/", 1)[-1], s["reason"]) for s in doc["skipped"]] == [
+        ("not-a-wheel.whl", "malformed")]
+    assert [(p["name"], p["status"]) for p in doc["packages"]] == [("nativeok", "ready")]
+    assert done.returncode == 1
+
+
+def test_wheel_file_with_a_broken_index_is_unknown_not_ready(index: IndexServer, tmp_path: Path) -> None:
+    x86 = "nativeok-1.0-cp38-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    shutil.copy(FILES / x86, tmp_path / x86)
+    done = run_cli("scan", str(tmp_path), "--index-url", f"{index.url}/garbage/simple/", "--python-version", "3.11",
+                   "--cache-dir", str(tmp_path / "cache"), "--json", "-", "-q")
+    doc = json.loads(done.stdout)
+    assert done.returncode == 3 and doc["complete"] is False
+    assert [s["reason"] for s in doc["skipped"]] == ["index-error"]
+    assert "no aarch64 wheel of nativeok 1.0 is in the tree" in doc["findings"][0]["message"]

@@ -23,7 +23,7 @@ from armscan.python.index import IndexClient
 from armscan.python.lockfiles import is_lockfile, read_lockfile
 from armscan.python.pipconfig import choose_indexes
 from armscan.python.requirements import RequirementSet, TopRequirement, read_pyproject, read_requirements_file
-from armscan.python.resolve import Pin, Resolver
+from armscan.python.resolve import Pin, Resolution, Resolver
 from armscan.python.target import PythonTarget
 from armscan.python.verdict import Verdict
 from armscan.rules_engine.loader import RuleSet
@@ -130,6 +130,12 @@ class PythonAnalyzer:
                                  requirements.extra_index_urls, options.use_pip_config)
         resolution = self._resolver(indexes, target).resolve(requirements)
         self._collect(resolution.verdicts, resolution.errors, target, result, seen)
+
+    def judge_pinned(self, pins: list[Pin], target: PythonTarget) -> Resolution:
+        """Judge exact releases (e.g. of wheel files) on the configured indexes."""
+        options = self.options
+        indexes = choose_indexes(options.index_url, list(options.extra_index_urls), None, [], options.use_pip_config)
+        return self._resolver(indexes, target).judge_pinned(pins, {})
 
     def analyze_environments(self, envs: list[Environment]) -> PythonResult:
         """Judge every distribution installed in each environment, at its installed version."""

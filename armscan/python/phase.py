@@ -8,12 +8,19 @@ aarch64 wheel, so the package's verdict stands for it.
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from armscan.model import Artifact, Finding, PackageRecord, Skipped
+from armscan.model import Artifact, Finding, PackageRecord, Skipped, SkipReason
+from armscan.python import wheelfiles
+from armscan.python.advice import record
 from armscan.python.analyze import PythonAnalyzer, PythonOptions, is_python_input
 from armscan.python.environment import Environment, is_metadata_file, read_environment, site_packages_of
+from armscan.python.resolve import Pin
+from armscan.python.target import PythonTarget, is_pure
+from armscan.python.verdict import Verdict
+from armscan.python.wheelfiles import WheelFile
 from armscan.rules_engine.loader import RuleSet
 from armscan.sources.tree import FileEntry
 
@@ -44,12 +51,13 @@ def run(entries: list[FileEntry], ruleset: RuleSet, options: PythonOptions | Non
     envs = environments_in(entries)
     artifacts, findings = attribute(envs, ruleset, artifacts, findings, verdicts_replace_binaries=options is not None)
     result = PhaseResult(artifacts, findings)
-    if options is None:
+    analyzer = PythonAnalyzer(ruleset, options) if options is not None else None
+    _wheel_files(entries, envs, ruleset, options, analyzer, result)
+    if analyzer is None:
         result.skipped.extend(skip for env in envs for skip in env.skipped)
         return result
     inputs = [(Path(e.path), e.display) for e in entries if is_python_input(os.path.basename(e.path))
               and not _inside(e.display, envs)]
-    analyzer = PythonAnalyzer(ruleset, options)
     for outcome in (analyzer.analyze(inputs), analyzer.analyze_environments(envs)):
         result.findings.extend(outcome.findings)
         result.skipped.extend(outcome.skipped)
@@ -95,3 +103,44 @@ def attribute(envs: list[Environment], ruleset: RuleSet, artifacts: list[Artifac
             note = f"shipped by {owner.label} in a wheel tagged for any platform, so pip installs it on aarch64 too"
         kept.append(replace(finding, message=f"{finding.message.rstrip('.')}; {note}."))
     return owned_artifacts, kept
+
+
+def _wheel_files(entries: list[FileEntry], envs: list[Environment], ruleset: RuleSet, options: PythonOptions | None,
+                 analyzer: PythonAnalyzer | None, result: PhaseResult) -> None:
+    displays = [e.display for e in entries if e.display.lower().endswith(".whl") and not _inside(e.display, envs)]
+    if not displays:
+        return
+    wheels, bad_names = wheelfiles.read_wheel_names(displays)
+    result.skipped.extend(bad_names)
+    platform_wheels = {w.display for w in wheels if not is_pure(w.tags)}
+    binary_rules = {rule.id for rule in ruleset.rules if rule.check == "binary"}
+    result.findings = [f for f in result.findings if not (
+        f.rule_id in binary_rules and f.location.path.split("!", 1)[0] in platform_wheels)]
+    todo, ported = wheelfiles.needing_work(wheels)
+    python_version = options.python_version if options else None
+    libc, libc_version = (options.libc, options.libc_version) if options else ("glibc", (2, 34))
+    for wheel in wheels:
+        if wheel.display in ported:
+            target = wheelfiles.target_for(wheel, python_version, libc, libc_version)
+            found = wheelfiles.finding(wheel, ruleset, None, target, ported=True)
+            result.findings.extend([found] if found else [])
+    by_target: dict[PythonTarget, list[WheelFile]] = defaultdict(list)
+    for wheel in todo:
+        by_target[wheelfiles.target_for(wheel, python_version, libc, libc_version)].append(wheel)
+    for target, group in sorted(by_target.items(), key=lambda item: item[0].describe()):
+        verdicts: dict[str, Verdict] = {}
+        if analyzer is not None:
+            result.targets.add(target.describe())
+            pins = [Pin(origin) for origin in (w.origin() for w in group) if origin is not None]
+            resolution = analyzer.judge_pinned(pins, target)
+            result.errors.extend(e for e in resolution.errors if e not in result.errors)
+            verdicts = {v.origin.source: v for v in resolution.verdicts}
+        for wheel in group:
+            verdict = verdicts.get(wheel.display)
+            if verdict is not None and verdict.status == "unknown":
+                result.skipped.append(Skipped(wheel.display, SkipReason.INDEX_ERROR, verdict.detail))
+                verdict = None
+            if verdict is not None:
+                result.packages.append(record(verdict, f"for the wheel file {wheel.filename}"))
+            found = wheelfiles.finding(wheel, ruleset, verdict, target)
+            result.findings.extend([found] if found else [])

@@ -267,7 +267,7 @@ def _note_caps(verdicts: list[Verdict], specs: dict[str, list[tuple[str, Specifi
         if verdict.upgrade_to is None:
             continue
         upgrade = Version(verdict.upgrade_to)
-        blockers = tuple(sorted({parent for parent, spec in specs[verdict.name]
+        blockers = tuple(sorted({parent for parent, spec in specs.get(verdict.name, [])
                                  if not spec.contains(upgrade, prereleases=True)}))
         if blockers:
             verdicts[i] = verdict.with_blockers(blockers)
