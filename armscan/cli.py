@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from armscan import __version__
 from armscan.cli_options import (
+    Audit,
     CacheDir,
     ExtraIndexUrl,
     FailOn,
@@ -30,6 +31,7 @@ from armscan.cli_options import (
     Musl,
     NoIndex,
     Offline,
+    OsvUrl,
     PythonVersion,
     Quiet,
     Timeout,
@@ -172,6 +174,8 @@ def scan(
     musl: Musl = None,
     cache_dir: CacheDir = None,
     timeout: Timeout = 15.0,
+    audit: Audit = False,
+    osv_url: OsvUrl = None,
 ) -> None:
     """Scan code trees for x86-only binaries, x86-specific source and build settings, and Python dependencies."""
     stderr = Console(stderr=True)
@@ -181,7 +185,7 @@ def scan(
             if not os.path.lexists(path):
                 raise UsageError(f"{path}: no such file or folder")
         python = None if no_index else _python_options(index_url, extra_index_url or [], offline, python_version,
-                                                        glibc, musl, cache_dir, timeout)
+                                                        glibc, musl, cache_dir, timeout, audit, osv_url)
         request = _Request([(str(p), str(p)) for p in paths], {"json": json_out, "html": html_out}, fail_on,
                            ScanOptions(jobs=jobs, excludes=tuple(exclude or ()), use_ignore_files=not no_ignore,
                                        limits=Limits(), python=python), frozenset(disable or ()))
@@ -215,6 +219,8 @@ def env(
     musl: Musl = None,
     cache_dir: CacheDir = None,
     timeout: Timeout = 15.0,
+    audit: Audit = False,
+    osv_url: OsvUrl = None,
 ) -> None:
     """Check an installed Python environment: every distribution at its installed version, for aarch64."""
     from armscan.python.interpreter import InterpreterError, default_interpreter, probe
@@ -236,7 +242,7 @@ def env(
             folders.extend((d, d) for d in info.site_dirs)
             python_version = python_version or f"{info.version[0]}.{info.version[1]}"
         options = None if no_index else _python_options(index_url, extra_index_url or [], offline, python_version,
-                                                         glibc, musl, cache_dir, timeout)
+                                                         glibc, musl, cache_dir, timeout, audit, osv_url)
         request = _Request(folders, {"json": json_out, "html": html_out}, fail_on,
                            ScanOptions(jobs=jobs, use_ignore_files=False, limits=Limits(), python=options),
                            frozenset(), binaries_only=True)
@@ -255,9 +261,16 @@ def _version_pair(text: str, flag: str) -> tuple[int, int]:
 
 
 def _python_options(index_url: str | None, extras: list[str], offline: bool, python_version: str | None,
-                    glibc: str, musl: str | None, cache_dir: Path | None, timeout: float) -> PythonOptions:
+                    glibc: str, musl: str | None, cache_dir: Path | None, timeout: float, audit: bool,
+                    osv_url: str | None) -> PythonOptions:
     import platformdirs
 
+    from armscan.python.audit import DEFAULT_OSV_URL
+
+    if osv_url is not None and not audit:
+        raise UsageError("--osv-url only applies with --audit")
+    if osv_url is not None and not osv_url.startswith(("http://", "https://")):
+        raise UsageError(f"--osv-url must start with http:// or https://, not {redact(osv_url)!r}")
     for url in [index_url, *extras]:
         if url is not None and not url.startswith(("http://", "https://", "file:")):
             raise UsageError(f"index URL must start with http://, https:// or file:, not {redact(url)!r}")
@@ -270,6 +283,8 @@ def _python_options(index_url: str | None, extras: list[str], offline: bool, pyt
         offline=offline,
         cache_dir=cache_dir or Path(platformdirs.user_cache_dir("armscan")) / "index",
         timeout=timeout,
+        audit=audit,
+        osv_url=osv_url or DEFAULT_OSV_URL,
     )
 
 

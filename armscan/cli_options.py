@@ -53,3 +53,8 @@ CacheDir = Annotated[Path | None, typer.Option("--cache-dir", metavar="DIR", ric
                                                help="Where index answers are cached.")]
 Timeout = Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=0.1, rich_help_panel=_PY,
                                         help="Per-request timeout for package indexes.")]
+Audit = Annotated[bool, typer.Option("--audit", rich_help_panel=_PY,
+                                     help="Check every release armscan recommends for known vulnerabilities (OSV, "
+                                          "through pip-audit) and skip past vulnerable ones.")]
+OsvUrl = Annotated[str | None, typer.Option("--osv-url", metavar="URL", rich_help_panel=_PY,
+                                            help="OSV query API for --audit (default: https://api.osv.dev/v1/query).")]

@@ -8,6 +8,8 @@ Paths select behaviours, so one server covers the hostile cases:
   /garbage/simple/  200 with bytes that are neither JSON nor HTML
   /error/simple/    500 every time
   /hang/simple/     answers after 5 seconds
+  POST /osv/v1/query       an OSV query API with the vulnerabilities in OSV_RECORDS
+  POST /osv-down/v1/query  500 every time
 """
 
 from __future__ import annotations
@@ -32,6 +34,16 @@ def _project_of(filename: str) -> str:
     if filename.endswith(".whl"):
         return str(canonicalize_name(parse_wheel_filename(filename)[0]))
     return str(canonicalize_name(parse_sdist_filename(filename)[0]))
+
+
+# What the test OSV API knows: (package, version) -> vulnerability IDs.
+OSV_RECORDS = {("oldnative", "2.0"): ("GHSA-test-0001-0001",), ("capper", "1.1"): ("PYSEC-2099-1",)}
+
+
+def _osv_record(vid: str, package: str) -> dict[str, object]:
+    return {"id": vid, "summary": "test vulnerability", "modified": "2026-01-01T00:00:00Z",
+            "affected": [{"package": {"name": package, "ecosystem": "PyPI"},
+                          "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}]}
 
 
 class IndexServer:
@@ -92,6 +104,18 @@ class IndexServer:
                 metadata = mode in ("", "mirror", "auth")
                 wants_json = "json" in self.headers.get("Accept", "") and mode != "html"
                 return self._page(project, files, metadata, wants_json)
+
+            def do_POST(self) -> None:
+                """An OSV query API (/osv/v1/query) knowing the vulnerabilities in OSV_RECORDS; /osv-down fails."""
+                server.requests.append(self.path)
+                length = min(int(self.headers.get("Content-Length") or 0), 65536)
+                body = self.rfile.read(length)
+                if self.path != "/osv/v1/query":
+                    return self._send(500, "text/plain", b"vulnerability service unavailable")
+                query = json.loads(body)
+                key = (query["package"]["name"], query["version"])
+                vulns = [_osv_record(vid, key[0]) for vid in OSV_RECORDS.get(key, ())]
+                return self._send(200, "application/json", json.dumps({"vulns": vulns} if vulns else {}).encode())
 
             def _page(self, project: str, files: list[Path], metadata: bool, wants_json: bool) -> None:
                 entries = []

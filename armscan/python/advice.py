@@ -17,8 +17,11 @@ def describe(verdict: Verdict, target: PythonTarget) -> str:
     kb = knowledge.about(verdict.name)
     name, version = verdict.chain[-1].split(" ")[0], verdict.version
     if verdict.status == "upgrade":
-        text = (f"{where}: no wheel for {target.describe()}; {verdict.upgrade_to} is the first release with one. "
-                f"Upgrade to {name}>={verdict.upgrade_to}.")
+        first = verdict.first_with_wheel or verdict.upgrade_to
+        text = f"{where}: no wheel for {target.describe()}; {first} is the first release with one. "
+        if verdict.audit:
+            text += f"{verdict.audit} "
+        text += f"Upgrade to {name}>={verdict.upgrade_to}."
         if verdict.blockers:
             text += f" Held back by: {', '.join(verdict.blockers)}."
         if verdict.parent_fixes:
@@ -31,6 +34,8 @@ def describe(verdict: Verdict, target: PythonTarget) -> str:
                 f"{target.libc_version[0]}.{target.libc_version[1]}.")
         if verdict.upgrade_to:
             text += f" {verdict.upgrade_to} has a wheel the target accepts."
+            if verdict.audit:
+                text += f" {verdict.audit}"
         elif verdict.has_sdist:
             text += " It can be built from source on the target."
         return text

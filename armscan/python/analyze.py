@@ -17,6 +17,7 @@ from packaging.version import Version
 from armscan.analyzers.source import Hit, to_finding
 from armscan.model import Finding, PackageRecord, Skipped, SkipReason
 from armscan.python.advice import chain_text, describe, record
+from armscan.python.audit import DEFAULT_OSV_URL, Auditor
 from armscan.python.environment import Environment
 from armscan.python.http import Cache, Fetcher
 from armscan.python.index import IndexClient
@@ -46,6 +47,8 @@ class PythonOptions:
     timeout: float = 15.0
     retries: int = 2
     use_pip_config: bool = True
+    audit: bool = False  # check recommended releases for known vulnerabilities (OSV)
+    osv_url: str = DEFAULT_OSV_URL
 
 
 @dataclass
@@ -94,11 +97,16 @@ class PythonAnalyzer:
         cache = Cache(options.cache_dir, options.cache_ttl) if options.cache_dir else None
         self.fetcher = Fetcher(timeout=options.timeout, retries=options.retries, cache=cache, offline=options.offline)
         self._resolvers: dict[tuple[tuple[str, ...], PythonTarget], Resolver] = {}
+        self.auditor = None
+        if options.audit:
+            self.auditor = Auditor(options.osv_url, options.timeout, cache, options.offline,
+                                   options.cache_dir / "pip-audit" if options.cache_dir else None)
 
     def _resolver(self, indexes: list[str], target: PythonTarget) -> Resolver:
         key = (tuple(indexes), target)
         if key not in self._resolvers:
-            self._resolvers[key] = Resolver([IndexClient(url, self.fetcher) for url in indexes], target)
+            self._resolvers[key] = Resolver([IndexClient(url, self.fetcher) for url in indexes], target,
+                                            auditor=self.auditor)
         return self._resolvers[key]
 
     def analyze(self, inputs: list[tuple[Path, str]]) -> PythonResult:

@@ -14,11 +14,12 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from armscan.python.audit import Auditor, audit_upgrade, release_note
 from armscan.python.http import FetchError
 from armscan.python.index import DistFile, IndexClient, IndexError_, ProjectPage
 from armscan.python.requirements import RequirementSet, TopRequirement
 from armscan.python.target import PythonTarget
-from armscan.python.verdict import Verdict, judge
+from armscan.python.verdict import Verdict, accepted, judge
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +74,12 @@ class Resolution:
 
 
 class Resolver:
-    def __init__(self, indexes: list[IndexClient], target: PythonTarget, workers: int = 8) -> None:
+    def __init__(self, indexes: list[IndexClient], target: PythonTarget, workers: int = 8,
+                 auditor: Auditor | None = None) -> None:
         self.indexes = indexes
         self.target = target
         self.workers = workers
+        self.auditor = auditor
         self._pages: dict[str, list[ProjectPage] | Exception] = {}
 
     def _fetch_pages(self, names: set[str]) -> None:
@@ -125,6 +128,7 @@ class Resolver:
                 if metadata_file is not None and verdict.version is not None and verdict.status != "none":
                     next_level.extend(self._children(node, verdict, metadata_file, env))
             level = next_level
+        self._audit(resolution)
         _note_caps(resolution.verdicts, specs)
         resolution.verdicts = [self._with_parent_fixes(v) for v in resolution.verdicts]
         return resolution
@@ -139,9 +143,31 @@ class Resolver:
             resolution.verdicts.append(verdict)
             if verdict.status == "unknown" and verdict.detail not in resolution.errors:
                 resolution.errors.append(verdict.detail)
+        self._audit(resolution)
         _note_caps(resolution.verdicts, specs)
         resolution.verdicts = [self._with_parent_fixes(v) for v in resolution.verdicts]
         return resolution
+
+    def _audit(self, resolution: Resolution) -> None:
+        auditor = self.auditor
+        if auditor is None:
+            return
+        verdicts = resolution.verdicts
+        targets = [i for i, v in enumerate(verdicts) if v.upgrade_to is not None]
+        with cf.ThreadPoolExecutor(max_workers=self.workers) as pool:
+            audited = pool.map(lambda i: audit_upgrade(verdicts[i], lambda after: self.later_releases(
+                verdicts[i].name, after), auditor), targets)
+            for i, verdict in zip(targets, audited, strict=True):
+                verdicts[i] = verdict
+
+    def later_releases(self, name: str, after: Version) -> list[Version]:
+        """Final releases after `after` that have a wheel the target accepts, oldest first."""
+        pages = self._pages.get(name)
+        if not isinstance(pages, list):
+            return []
+        found = releases(tuple(f for page in pages for f in page.files), name)
+        return [v for v in sorted(found) if v > after and not v.is_prerelease
+                and not all(f.yanked for f in found[v].files) and accepted(found[v], self.target)]
 
     def _with_parent_fixes(self, verdict: Verdict) -> Verdict:
         """For each package that caps an upgrade, the first newer release of it that allows the upgrade."""
@@ -168,6 +194,7 @@ class Resolver:
         files = tuple(f for page in pages for f in page.files)
         newer = sorted(v for v in releases(files, parent) if v > current and not v.is_prerelease)[:limit]
         all_releases = releases(files, parent)
+        flagged = None  # the first release that allows it but has known vulnerabilities
         for version in newer:
             dist = _metadata_source(all_releases[version], self.target)
             index = next((i for i in self.indexes if dist is not None and i.label == dist.index), None)
@@ -189,8 +216,11 @@ class Resolver:
                 if canonicalize_name(requirement.name) == child and not requirement.specifier.contains(upgrade):
                     allows = False
             if allows:
-                return str(version)
-        return None
+                note = release_note(self.auditor, parent, version) if self.auditor else ""
+                if not note:
+                    return str(version)
+                flagged = flagged or f"{version} ({note})"
+        return flagged
 
     def _judge(self, node: _Node, requirement_set: RequirementSet,
                specs: dict[str, list[tuple[str, SpecifierSet]]]) -> tuple[Verdict, tuple[IndexClient, DistFile] | None]:

@@ -42,6 +42,8 @@ class Verdict:
     detail: str = ""
     hashes_missing: tuple[str, ...] = ()
     mirror_gap: tuple[str, ...] = ()
+    audit: str = ""  # what the vulnerability audit of upgrade_to found, when one ran
+    first_with_wheel: str | None = None  # set when the audit moved upgrade_to past a vulnerable release
 
     @property
     def top_level(self) -> bool:
@@ -66,7 +68,7 @@ def wheel_tags(dist: DistFile) -> frozenset[object] | None:
         return None
 
 
-def _accepted(release: Release, target: PythonTarget) -> list[DistFile]:
+def accepted(release: Release, target: PythonTarget) -> list[DistFile]:
     found = []
     for dist in release.files:
         if not dist.filename.endswith(".whl") or not target.allows_python(dist.requires_python):
@@ -117,18 +119,18 @@ def judge(name: str, display: str, ancestors: tuple[str, ...], origin: TopRequir
         wanted = str(spec) or "any version"
         return Verdict(name, None, (*ancestors, display), origin, "no-match",
                        detail=f"no release matching {wanted} on {', '.join(indexes)}"), None
-    installable = [r for r in candidates if _accepted(r, target) or _sdist(r, target)]
+    installable = [r for r in candidates if accepted(r, target) or _sdist(r, target)]
     chosen = (installable or candidates)[-1]
     version = str(chosen.version)
     chain = (*ancestors, f"{display} {version}")
-    accepted = _accepted(chosen, target)
-    if accepted:
-        pure = [d for d in accepted if is_pure(wheel_tags(d))]  # type: ignore[arg-type]
-        native = [d for d in accepted if d not in pure]
+    usable = accepted(chosen, target)
+    if usable:
+        pure = [d for d in usable if is_pure(wheel_tags(d))]  # type: ignore[arg-type]
+        native = [d for d in usable if d not in pure]
         best = (native or pure)[0]
         verdict = Verdict(name, version, chain, origin, "ready" if native else "pure", wheel=best.filename,
-                          hashes_missing=_hashes_missing(origin, ancestors, accepted),
-                          mirror_gap=_mirror_gap(chosen, accepted, indexes))
+                          hashes_missing=_hashes_missing(origin, ancestors, usable),
+                          mirror_gap=_mirror_gap(chosen, usable, indexes))
         return verdict, chosen
     upgrade = _first_upgrade(releases, chosen.version, target)
     sdist = _sdist(chosen, target)
@@ -152,7 +154,7 @@ def _first_upgrade(releases: dict[Version, Release], current: Version, target: P
         release = releases[version]
         if all(f.yanked for f in release.files):
             continue
-        if _accepted(release, target):
+        if accepted(release, target):
             return version
     return None
 
