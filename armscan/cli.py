@@ -41,7 +41,7 @@ from armscan.limits import Limits
 from armscan.model import ScanResult, Severity
 from armscan.python.analyze import PythonOptions
 from armscan.python.http import redact
-from armscan.reporters import html_report, json_report, terminal
+from armscan.reporters import json_report, terminal
 from armscan.rules_engine.loader import RuleError, load_rules
 from armscan.scan import ScanOptions, scan_paths
 
@@ -139,6 +139,12 @@ def write_output(target: str, content: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _html(result: ScanResult, threshold: Severity | None) -> str:
+    from armscan.reporters import html_report  # Jinja is only imported when a report is asked for
+
+    return html_report.render(result, threshold)
 
 
 def _exit_code(result: ScanResult, threshold: Severity | None) -> int:
@@ -321,7 +327,7 @@ def _run_scan(request: _Request, verbose: int, quiet: bool, stderr: Console) -> 
         if progress is not None:
             progress.stop()
     threshold = request.fail_on.threshold()
-    renderers = {"json": lambda: json_report.render(result), "html": lambda: html_report.render(result, threshold)}
+    renderers = {"json": lambda: json_report.render(result), "html": lambda: _html(result, threshold)}
     for kind, target in outputs.items():
         if target is None:
             continue

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -24,3 +27,8 @@ def templates_dir() -> Path:
 
 def schema_path(name: str) -> Path:
     return _PACKAGE / "schemas" / name
+
+
+def load_yaml(text: str) -> Any:
+    """Safe YAML loading, with libyaml's C parser when PyYAML has it (ten times faster)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

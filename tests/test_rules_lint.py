@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 import re._constants as sre_constants
 import re._parser as sre_parse
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from armscan.resources import rules_dir
 from armscan.rules_engine.loader import Rule, RuleSet
 
 HOT_LANGUAGES = {"c", "go", "rust", "asm"}
@@ -70,3 +74,23 @@ def test_no_project_data_is_git_ignored() -> None:
                            "reports", "armscan/schemas"], capture_output=True, text=True, cwd=REPO, check=True)
     hidden = [line for line in proc.stdout.splitlines() if "__pycache__" not in line]
     assert not hidden, hidden
+
+
+def test_invalid_rule_files_are_refused_with_every_problem_named(tmp_path: Path) -> None:
+    import shutil
+
+    from armscan.rules_engine.loader import RuleError, load_rules
+
+    root = tmp_path / "rules"
+    shutil.copytree(rules_dir(), root)
+    broken = root / "c" / "x86-intrinsics.yaml"
+    broken.write_text(broken.read_text().replace("severity: blocker", "severity: catastrophic", 1))
+    (root / "c" / "extra.yaml").write_text("rules:\n  - id: ARM-C-INTRIN-HEADER\n    title: dup\n")
+    with pytest.raises(RuleError) as caught:
+        load_rules(root)
+    text = str(caught.value)
+    assert "c/x86-intrinsics.yaml: rules/0/severity: 'catastrophic' is not one of" in text
+    assert "c/extra.yaml: rules/0:" in text  # missing required keys
+    # the same files fail again: a validation result is only remembered for files that passed
+    with pytest.raises(RuleError):
+        load_rules(root)

@@ -8,7 +8,7 @@ from functools import lru_cache
 import yaml
 from packaging.utils import canonicalize_name
 
-from armscan.resources import rules_dir
+from armscan.resources import load_yaml, rules_dir
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class KnowledgeError(Exception):
 def load() -> dict[str, PackageKnowledge]:
     path = rules_dir() / "knowledge" / "python-packages.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))["packages"]
+        data = load_yaml(path.read_text(encoding="utf-8"))["packages"]
     except (OSError, yaml.YAMLError, KeyError, TypeError) as e:
         raise KnowledgeError(f"{path.name}: unreadable: {e}") from e
     known = {}

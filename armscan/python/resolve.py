@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
-import email.parser
 import logging
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
@@ -206,9 +206,8 @@ class Resolver:
                 continue
             if metadata is None:
                 continue
-            message = email.parser.Parser().parsestr(metadata, headersonly=True)
             allows = True
-            for raw in message.get_all("Requires-Dist") or []:
+            for raw in requires_dist(metadata):
                 try:
                     requirement = Requirement(raw)
                 except InvalidRequirement:
@@ -253,10 +252,9 @@ class Resolver:
             return []
         if not metadata:
             return []
-        message = email.parser.Parser().parsestr(metadata, headersonly=True)
         children = []
         extras = node.requirement.extras or {""}
-        for raw in message.get_all("Requires-Dist") or []:
+        for raw in requires_dist(metadata):
             try:
                 child = Requirement(raw)
             except InvalidRequirement:
@@ -265,6 +263,15 @@ class Resolver:
                 continue
             children.append(_Node(str(canonicalize_name(child.name)), child, verdict.chain, node.origin))
         return children
+
+
+_REQUIRES_DIST = re.compile(r"^Requires-Dist:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.MULTILINE | re.IGNORECASE)
+
+
+def requires_dist(metadata: str) -> list[str]:
+    """The Requires-Dist values of core metadata (RFC 822 headers, folded lines joined); the body is not read."""
+    headers = re.split(r"\r?\n\r?\n", metadata, maxsplit=1)[0]
+    return [" ".join(value.split()) for value in _REQUIRES_DIST.findall(headers)]
 
 
 def _marker_true(requirement: Requirement, env: dict[str, str], extra: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from packaging import tags
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -58,11 +58,7 @@ class PythonTarget:
     def allows_python(self, requires_python: str | None) -> bool:
         if not requires_python:
             return True
-        try:
-            spec = SpecifierSet(requires_python)
-        except InvalidSpecifier:
-            return True  # pip ignores an invalid data-requires-python too
-        return spec.contains(Version(f"{self.python_version[0]}.{self.python_version[1]}.0"), prereleases=True)
+        return _python_allowed(requires_python, self.python_version)
 
     def marker_environment(self) -> dict[str, str]:
         version = f"{self.python_version[0]}.{self.python_version[1]}"
@@ -83,3 +79,12 @@ class PythonTarget:
 
 def is_pure(wheel_tags: frozenset[tags.Tag]) -> bool:
     return all(t.abi == "none" and t.platform == "any" for t in wheel_tags)
+
+
+@lru_cache(maxsize=4096)
+def _python_allowed(requires_python: str, version: tuple[int, int]) -> bool:
+    try:
+        spec = SpecifierSet(requires_python)
+    except InvalidSpecifier:
+        return True  # pip ignores an invalid data-requires-python too
+    return spec.contains(Version(f"{version[0]}.{version[1]}.0"), prereleases=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from packaging.specifiers import SpecifierSet
@@ -62,8 +63,13 @@ class Verdict:
 
 
 def wheel_tags(dist: DistFile) -> frozenset[object] | None:
+    return _tags_of(dist.filename)
+
+
+@lru_cache(maxsize=65536)
+def _tags_of(filename: str) -> frozenset[object] | None:
     try:
-        return frozenset(parse_wheel_filename(dist.filename)[3])
+        return frozenset(parse_wheel_filename(filename)[3])
     except InvalidWheelFilename:
         return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -10,11 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from armscan.model import Confidence, Effort, PortStatus, RuleInfo, RulePackInfo, Severity, WorkKind
-from armscan.resources import rules_dir, schema_path
+from armscan.resources import load_yaml, rules_dir, schema_path
 
 # Checks that read one file's text; binary and python rules are run by their own analyzers.
 FILE_CHECKS = frozenset({"regex", "c-arch-chain", "c-inline-asm", "asm-file", "go-arch-file"})
@@ -168,6 +168,33 @@ class _GlobIndex:
 _INDEXES: dict[int, _GlobIndex] = {}
 
 
+def jsonschema_validator() -> Any:
+    import jsonschema  # 70 ms to import: only when rule files have not been validated before
+
+    return jsonschema.Draft202012Validator(_rule_schema())
+
+
+def _validation_memo(texts: dict[str, str]) -> Path | None:
+    """A marker that rule files with exactly this content (and this schema) passed validation before."""
+    import platformdirs
+
+    digest = hashlib.sha256(schema_path("rules.schema.json").read_bytes())
+    for source, text in sorted(texts.items()):
+        digest.update(f"\0{source}\0{text}".encode())
+    try:
+        return Path(platformdirs.user_cache_dir("armscan")) / "validated-rules" / digest.hexdigest()
+    except OSError:
+        return None
+
+
+def _remember_valid(memo: Path) -> None:
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        memo.touch()
+    except OSError:
+        pass  # a read-only cache only costs validating again next time
+
+
 @lru_cache(maxsize=1)
 def _rule_schema() -> dict[str, Any]:
     with schema_path("rules.schema.json").open(encoding="utf-8") as fh:
@@ -241,23 +268,30 @@ def load_rules(directory: Path | None = None) -> RuleSet:
         raise RuleError(f"rule directory {root} does not exist")
     problems: list[str] = []
     try:
-        pack = yaml.safe_load((root / "pack.yaml").read_text(encoding="utf-8"))
-        languages = yaml.safe_load((root / "languages.yaml").read_text(encoding="utf-8"))["languages"]
+        pack = load_yaml((root / "pack.yaml").read_text(encoding="utf-8"))
+        languages = load_yaml((root / "languages.yaml").read_text(encoding="utf-8"))["languages"]
     except (OSError, yaml.YAMLError, KeyError, TypeError) as e:
         raise RuleError(f"rule pack metadata in {root} is unreadable: {e}") from e
-    validator = jsonschema.Draft202012Validator(_rule_schema())
-    rules: list[Rule] = []
-    seen: dict[str, str] = {}
+    texts: dict[str, str] = {}
     for path in sorted(root.rglob("*.yaml")):
         if path.parent == root or ".examples" in path.parts[-2] or path.parent.name == "knowledge":
             continue
         source = path.relative_to(root).as_posix()
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as e:
+            texts[source] = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            problems.append(f"{source}: not readable: {e}")
+    memo = _validation_memo(texts)
+    validator = None if memo is not None and memo.exists() else jsonschema_validator()
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for source, text in texts.items():
+        try:
+            data = load_yaml(text)
+        except yaml.YAMLError as e:
             problems.append(f"{source}: not readable YAML: {e}")
             continue
-        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)) if validator else []
         if errors:
             problems.extend(f"{source}: {'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors)
             continue
@@ -269,5 +303,7 @@ def load_rules(directory: Path | None = None) -> RuleSet:
             rules.append(_build_rule(raw, source, languages, problems))
     if problems:
         raise RuleError("invalid rules:\n  " + "\n  ".join(problems))
+    if validator is not None and memo is not None:
+        _remember_valid(memo)
     info = RulePackInfo(name=str(pack["name"]), version=str(pack["version"]), rules=len(rules))
     return RuleSet(rules=tuple(rules), pack=info)
