@@ -145,4 +145,7 @@ def test_no_network_no_writes_outside_outputs(tmp_path: Path) -> None:
     proc = run_cli("scan", str(tree), "--quiet", cwd=tmp_path, env=env)
     assert proc.returncode == 1
     assert {p: p.stat().st_mtime_ns for p in tree.rglob("*")} == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["tree"]
+    # the only write besides outputs: the marker that these rule files passed validation, in armscan's cache
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "tree"]
+    written = [p.relative_to(tmp_path / "cache").parts[:2] for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert written == [("armscan", "validated-rules")]
