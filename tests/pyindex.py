@@ -8,6 +8,8 @@ Paths select behaviours, so one server covers the hostile cases:
   /garbage/simple/  200 with bytes that are neither JSON nor HTML
   /error/simple/    500 every time
   /hang/simple/     answers after 5 seconds
+  /redirect/simple/       302 to the same path under /simple/ on host "localhost" (another origin)
+  /redirect-same/simple/  302 to the same path under /auth/simple/ on the same origin
   POST /osv/v1/query       an OSV query API with the vulnerabilities in OSV_RECORDS
   POST /osv-down/v1/query  500 every time
 """
@@ -50,6 +52,7 @@ class IndexServer:
     def __init__(self, root: Path = FILES) -> None:
         self.root = root
         self.requests: list[str] = []
+        self.authorizations: list[tuple[str, str | None]] = []  # (Host header, Authorization header)
         projects: dict[str, list[Path]] = defaultdict(list)
         for path in sorted(root.iterdir()):
             projects[_project_of(path.name)].append(path)
@@ -79,7 +82,16 @@ class IndexServer:
 
             def do_GET(self) -> None:
                 server.requests.append(self.path)
+                server.authorizations.append((self.headers.get("Host", ""), self.headers.get("Authorization")))
                 mode, _, rest = self.path.lstrip("/").partition("/")
+                if mode in ("redirect", "redirect-same"):
+                    host = "localhost" if mode == "redirect" else "127.0.0.1"
+                    target = "simple" if mode == "redirect" else "auth"
+                    self.send_response(302)
+                    self.send_header("Location", f"http://{host}:{server.server.server_address[1]}/{target}/{rest}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return None
                 if mode == "simple":
                     mode, rest = "", "simple/" + rest
                 if mode == "files":

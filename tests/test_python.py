@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -138,6 +139,30 @@ def test_credentials_are_used_and_never_shown(index: IndexServer, tmp_path: Path
     assert "s3cret" not in proc.stdout + proc.stderr
     assert "s3cret" not in "".join(p.read_text(errors="replace") for p in (tmp_path / "cache").rglob("*.json"))
     assert redact(url) in proc.stdout
+
+
+def test_netrc_credentials_and_no_credentials_to_another_host(index: IndexServer, tmp_path: Path) -> None:
+    host, port = index.server.server_address[:2]
+    (tmp_path / "netrc").write_text(f"machine {host}\n  login user\n  password s3cret\n")
+    (tmp_path / "netrc").chmod(0o600)
+    (tmp_path / "p").mkdir()
+    project = tree(tmp_path / "p", "purepkg==1.0\n")
+    env = {**os.environ, "NETRC": str(tmp_path / "netrc")}
+    proc = run_cli("scan", str(project), "--index-url", f"{index.url}/auth/simple/", "--python-version", "3.11",
+                   "--cache-dir", str(tmp_path / "c1"), "--json", "-", "-q", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert [(p["name"], p["status"]) for p in json.loads(proc.stdout)["packages"]] == [("purepkg", "pure")]
+    # a redirect to the same origin keeps the credentials; one to another host (localhost) never gets them
+    index.authorizations.clear()
+    url = f"http://user:s3cret@{host}:{port}"
+    proc = run_cli("scan", str(project), "--index-url", f"{url}/redirect-same/simple/", "--extra-index-url",
+                   f"{url}/redirect/simple/", "--python-version", "3.11", "--cache-dir", str(tmp_path / "c2"),
+                   "--json", "-", "-q")
+    assert json.loads(proc.stdout)["packages"][0]["status"] == "pure"
+    redirected = [auth for h, auth in index.authorizations if h.startswith("localhost")]
+    assert redirected and not any(redirected)
+    assert all(auth for h, auth in index.authorizations if h.startswith(host))
+    assert "s3cret" not in proc.stdout + proc.stderr
 
 
 def test_offline_uses_the_cache_and_is_unknown_without_it(index: IndexServer, tmp_path: Path) -> None:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
+import netrc
+import os
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from armscan import __version__
 
@@ -46,14 +50,50 @@ def redact(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 def _authorization(url: str) -> tuple[str, str | None]:
+    """The URL without credentials, and the Authorization header: from the URL, else from ~/.netrc as pip does."""
     parts = urllib.parse.urlsplit(url)
     if parts.username is None:
-        return url, None
+        found = _netrc_login(parts.hostname or "")
+        return url, (_basic(*found) if found else None)
     user = urllib.parse.unquote(parts.username)
     password = urllib.parse.unquote(parts.password or "")
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return redact(url), f"Basic {token}"
+    return redact(url), _basic(user, password)
+
+
+@functools.lru_cache(maxsize=256)
+def _netrc_login(host: str) -> tuple[str, str] | None:
+    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        return None
+    if entry is None or not entry[0]:
+        return None
+    return entry[0], entry[2] or ""
+
+
+class _RedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Follow redirects, but never carry credentials to another host (a CDN, say)."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and _origin(newurl) != _origin(req.full_url):
+            new.remove_header("Authorization")
+        return new
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
+_OPENER = urllib.request.build_opener(_RedirectHandler)
 
 
 def _read_local(url: str, max_bytes: int) -> Response:
@@ -141,7 +181,7 @@ class Fetcher:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             request = urllib.request.Request(clean, headers=headers)
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as reply:
+                with _OPENER.open(request, timeout=self.timeout) as reply:
                     body = reply.read(self.max_bytes + 1)
                     if len(body) > self.max_bytes:
                         raise FetchError(f"{clean}: response larger than {self.max_bytes} bytes")
