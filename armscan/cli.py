@@ -23,6 +23,7 @@ from armscan.cli_options import (
     ExtraIndexUrl,
     FailOn,
     FailOnOption,
+    FindLinks,
     Glibc,
     HtmlOut,
     IndexUrl,
@@ -174,6 +175,7 @@ def scan(
     index_url: IndexUrl = None,
     extra_index_url: ExtraIndexUrl = None,
     no_index: NoIndex = False,
+    find_links: FindLinks = None,
     offline: Offline = False,
     python_version: PythonVersion = None,
     glibc: Glibc = "2.34",
@@ -190,8 +192,9 @@ def scan(
         for path in paths:
             if not os.path.lexists(path):
                 raise UsageError(f"{path}: no such file or folder")
-        python = None if no_index else _python_options(index_url, extra_index_url or [], offline, python_version,
-                                                        glibc, musl, cache_dir, timeout, audit, osv_url)
+        python = None if no_index and not find_links else _python_options(
+            index_url, extra_index_url or [], offline, python_version, glibc, musl, cache_dir, timeout, audit, osv_url,
+            find_links or [], no_index)
         request = _Request([(str(p), str(p)) for p in paths], {"json": json_out, "html": html_out}, fail_on,
                            ScanOptions(jobs=jobs, excludes=tuple(exclude or ()), use_ignore_files=not no_ignore,
                                        limits=Limits(), python=python), frozenset(disable or ()))
@@ -219,6 +222,7 @@ def env(
     index_url: IndexUrl = None,
     extra_index_url: ExtraIndexUrl = None,
     no_index: NoIndex = False,
+    find_links: FindLinks = None,
     offline: Offline = False,
     python_version: PythonVersion = None,
     glibc: Glibc = "2.34",
@@ -247,8 +251,9 @@ def env(
                 raise UsageError(f"{info.executable} has no site-packages folder")
             folders.extend((d, d) for d in info.site_dirs)
             python_version = python_version or f"{info.version[0]}.{info.version[1]}"
-        options = None if no_index else _python_options(index_url, extra_index_url or [], offline, python_version,
-                                                         glibc, musl, cache_dir, timeout, audit, osv_url)
+        options = None if no_index and not find_links else _python_options(
+            index_url, extra_index_url or [], offline, python_version, glibc, musl, cache_dir, timeout, audit, osv_url,
+            find_links or [], no_index)
         request = _Request(folders, {"json": json_out, "html": html_out}, fail_on,
                            ScanOptions(jobs=jobs, use_ignore_files=False, limits=Limits(), python=options),
                            frozenset(), binaries_only=True)
@@ -268,7 +273,7 @@ def _version_pair(text: str, flag: str) -> tuple[int, int]:
 
 def _python_options(index_url: str | None, extras: list[str], offline: bool, python_version: str | None,
                     glibc: str, musl: str | None, cache_dir: Path | None, timeout: float, audit: bool,
-                    osv_url: str | None) -> PythonOptions:
+                    osv_url: str | None, find_links: list[str], no_index: bool) -> PythonOptions:
     import platformdirs
 
     from armscan.python.audit import DEFAULT_OSV_URL
@@ -291,7 +296,18 @@ def _python_options(index_url: str | None, extras: list[str], offline: bool, pyt
         timeout=timeout,
         audit=audit,
         osv_url=osv_url or DEFAULT_OSV_URL,
+        find_links=tuple(_find_link(location) for location in find_links),
+        no_index=no_index,
     )
+
+
+def _find_link(location: str) -> str:
+    if "://" in location or location.startswith("file:"):
+        return location
+    path = Path(location).expanduser()
+    if not path.exists():
+        raise UsageError(f"--find-links {location}: no such file or folder")
+    return str(path.resolve())
 
 
 @dataclass(frozen=True)

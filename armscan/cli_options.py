@@ -40,7 +40,11 @@ IndexUrl = Annotated[str | None, typer.Option("--index-url", metavar="URL", rich
 ExtraIndexUrl = Annotated[list[str] | None, typer.Option("--extra-index-url", metavar="URL", rich_help_panel=_PY,
                                                          help="Another index to ask; repeatable.")]
 NoIndex = Annotated[bool, typer.Option("--no-index", rich_help_panel=_PY,
-                                       help="Do not ask any package index; Python dependencies stay unchecked.")]
+                                       help="Do not ask any package index: only --find-links locations, and "
+                                            "without them Python dependencies stay unchecked.")]
+FindLinks = Annotated[list[str] | None, typer.Option("--find-links", "-f", metavar="PATH|URL", rich_help_panel=_PY,
+                                                     help="A folder of wheels and sdists, or a page linking to "
+                                                          "them, to look in as well (as pip's); repeatable.")]
 Offline = Annotated[bool, typer.Option("--offline", rich_help_panel=_PY, help="Answer from the on-disk cache only.")]
 PythonVersion = Annotated[str | None, typer.Option("--python-version", metavar="X.Y", rich_help_panel=_PY,
                                                    help="Target Python (default: the environment's, else "

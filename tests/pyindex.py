@@ -8,6 +8,7 @@ Paths select behaviours, so one server covers the hostile cases:
   /garbage/simple/  200 with bytes that are neither JSON nor HTML
   /error/simple/    500 every time
   /hang/simple/     answers after 5 seconds
+  /flat/            one HTML page linking every file (a pip --find-links page)
   /redirect/simple/       302 to the same path under /simple/ on host "localhost" (another origin)
   /redirect-same/simple/  302 to the same path under /auth/simple/ on the same origin
   POST /osv/v1/query       an OSV query API with the vulnerabilities in OSV_RECORDS
@@ -96,6 +97,10 @@ class IndexServer:
                     mode, rest = "", "simple/" + rest
                 if mode == "files":
                     return self._file(rest)
+                if mode == "flat":  # a pip --find-links page: every file of every project on one page
+                    links = "".join(f'<a href="/files/{p.name}">{p.name}</a><br>\n'
+                                    for files in server.projects.values() for p in files)
+                    return self._send(200, "text/html", f"<html><body>{links}</body></html>".encode())
                 if mode == "auth" and self.headers.get("Authorization") != "Basic " + base64.b64encode(
                         b"user:s3cret").decode():
                     return self._send(401, "text/plain", b"authentication required")

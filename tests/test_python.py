@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -320,3 +321,23 @@ def test_pipfile_uv_and_pylock(index: IndexServer, tmp_path: Path) -> None:
         ("oldnative", "upgrade", "a/Pipfile.lock:1"), ("purepkg", "pure", "a/Pipfile.lock:1"),
         ("intel-openmp", "none", "b/uv.lock:8"), ("newglibc", "glibc", "c/pylock.toml:3")}
     assert [(s.path, s.reason.value) for s in result.skipped] == [("c/pylock.ci.toml", "malformed")]
+
+
+def test_find_links_folder_page_and_requirement_file_option(index: IndexServer, tmp_path: Path) -> None:
+    files = Path(__file__).resolve().parent.parent / "fixtures" / "pyindex" / "files"
+    (tmp_path / "a").mkdir()
+    tree(tmp_path / "a", "oldnative==1.0\napp==1.0\n")
+    expected = {"oldnative": "upgrade", "app": "pure", "capper": "pure", "purepkg": "pure", "psycopg2": "sdist",
+                "newglibc": "glibc"}
+    for location in (str(files), f"{index.url}/flat/"):
+        proc = run_cli("scan", str(tmp_path / "a"), "--no-index", "--find-links", location, "--python-version",
+                       "3.11", "--glibc", "2.26", "--cache-dir", str(tmp_path / "cache"), "--json", "-", "-q")
+        assert {p["name"]: p["status"] for p in json.loads(proc.stdout)["packages"]} == expected, location
+    # a requirement file's own -f (relative to the file) and --no-index, as pip reads them
+    (tmp_path / "b" / "wheels").mkdir(parents=True)
+    x86 = "nativeok-1.0-cp38-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    shutil.copy(files / x86, tmp_path / "b" / "wheels")
+    tree(tmp_path / "b", "--no-index\n-f wheels\nnativeok==1.0\n")
+    result = scan(tmp_path / "b", python=options(index.url + "/simple/"), display="")
+    assert statuses(result) == {"nativeok": "none"}  # the full index has its aarch64 wheel: not asked
+    assert run_cli("scan", str(tmp_path), "--find-links", str(tmp_path / "nope")).returncode == 2

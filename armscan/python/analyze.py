@@ -20,9 +20,9 @@ from armscan.python.advice import chain_text, describe, record
 from armscan.python.audit import DEFAULT_OSV_URL, Auditor
 from armscan.python.environment import Environment
 from armscan.python.http import Cache, Fetcher
-from armscan.python.index import IndexClient
+from armscan.python.index import FindLinksClient, IndexClient
 from armscan.python.lockfiles import is_lockfile, read_lockfile
-from armscan.python.pipconfig import choose_indexes
+from armscan.python.pipconfig import Sources, choose_sources
 from armscan.python.requirements import RequirementSet, TopRequirement, read_pyproject, read_requirements_file
 from armscan.python.resolve import Pin, Resolution, Resolver
 from armscan.python.target import PythonTarget
@@ -38,6 +38,8 @@ _SUPPORTED_MINORS = range(8, 15)
 class PythonOptions:
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False  # only the find-links locations, as pip --no-index --find-links
     python_version: tuple[int, int] | None = None
     libc: str = "glibc"
     libc_version: tuple[int, int] = (2, 34)
@@ -96,18 +98,27 @@ class PythonAnalyzer:
         self.options = options
         cache = Cache(options.cache_dir, options.cache_ttl) if options.cache_dir else None
         self.fetcher = Fetcher(timeout=options.timeout, retries=options.retries, cache=cache, offline=options.offline)
-        self._resolvers: dict[tuple[tuple[str, ...], PythonTarget], Resolver] = {}
+        self._resolvers: dict[tuple[Sources, PythonTarget], Resolver] = {}
         self.auditor = None
         if options.audit:
             self.auditor = Auditor(options.osv_url, options.timeout, cache, options.offline,
                                    options.cache_dir / "pip-audit" if options.cache_dir else None)
 
-    def _resolver(self, indexes: list[str], target: PythonTarget) -> Resolver:
-        key = (tuple(indexes), target)
+    def _resolver(self, sources: Sources, target: PythonTarget) -> Resolver:
+        key = (sources, target)
         if key not in self._resolvers:
-            self._resolvers[key] = Resolver([IndexClient(url, self.fetcher) for url in indexes], target,
-                                            auditor=self.auditor)
+            clients = [IndexClient(url, self.fetcher) for url in sources.indexes]
+            clients += [FindLinksClient(location, self.fetcher) for location in sources.find_links]
+            self._resolvers[key] = Resolver(clients, target, auditor=self.auditor)
         return self._resolvers[key]
+
+    def _sources(self, requirements: RequirementSet | None = None) -> Sources:
+        options = self.options
+        file_settings = ((requirements.index_url, requirements.extra_index_urls, requirements.find_links,
+                          requirements.no_index) if requirements else (None, [], [], False))
+        sources = choose_sources(options.index_url, list(options.extra_index_urls), list(options.find_links),
+                                 file_settings, options.use_pip_config)
+        return Sources((), sources.find_links) if options.no_index else sources
 
     def analyze(self, inputs: list[tuple[Path, str]]) -> PythonResult:
         result = PythonResult()
@@ -134,16 +145,12 @@ class PythonAnalyzer:
         target = PythonTarget(_python_version(options, requirements.requires_python), options.libc,
                               options.libc_version)
         result.targets.add(target.describe())
-        indexes = choose_indexes(options.index_url, list(options.extra_index_urls), requirements.index_url,
-                                 requirements.extra_index_urls, options.use_pip_config)
-        resolution = self._resolver(indexes, target).resolve(requirements)
+        resolution = self._resolver(self._sources(requirements), target).resolve(requirements)
         self._collect(resolution.verdicts, resolution.errors, target, result, seen)
 
     def judge_pinned(self, pins: list[Pin], target: PythonTarget) -> Resolution:
         """Judge exact releases (e.g. of wheel files) on the configured indexes."""
-        options = self.options
-        indexes = choose_indexes(options.index_url, list(options.extra_index_urls), None, [], options.use_pip_config)
-        return self._resolver(indexes, target).judge_pinned(pins, {})
+        return self._resolver(self._sources(), target).judge_pinned(pins, {})
 
     def analyze_environments(self, envs: list[Environment]) -> PythonResult:
         """Judge every distribution installed in each environment, at its installed version."""
@@ -188,9 +195,7 @@ class PythonAnalyzer:
                 pins.append(Pin(origin, chain[:-1]))
         errors: list[str] = []
         if pins:
-            indexes = choose_indexes(options.index_url, list(options.extra_index_urls), None, [],
-                                     options.use_pip_config)
-            resolution = self._resolver(indexes, target).judge_pinned(pins, specs)
+            resolution = self._resolver(self._sources(), target).judge_pinned(pins, specs)
             settled.extend(resolution.verdicts)
             errors = resolution.errors
         self._collect(settled, errors, target, result, seen, notes)

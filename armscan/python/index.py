@@ -5,13 +5,23 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import tarfile
 import urllib.parse
+import urllib.request
 import zipfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from pathlib import Path
 
-from packaging.utils import canonicalize_name
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion
 
 from armscan.python.http import Fetcher, FetchError, NotFound, redact
 
@@ -182,3 +192,55 @@ def metadata_from_archive(filename: str, body: bytes) -> str | None:
     except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, ValueError) as e:
         logger.debug("metadata unreadable in %s: %s", filename, e)
     return None
+
+
+class FindLinksClient(IndexClient):
+    """A pip --find-links location: a folder of distribution files, or one HTML page linking to them all."""
+
+    def __init__(self, location: str, fetcher: Fetcher) -> None:
+        self.location = location
+        self.label = redact(location)
+        self.index_url = location
+        self.fetcher = fetcher
+        self._files: tuple[DistFile, ...] | None = None
+
+    def _all_files(self) -> tuple[DistFile, ...]:
+        if self._files is None:
+            folder = self._local_folder()
+            if folder is not None:
+                self._files = self._list_folder(folder)
+            else:
+                response = self.fetcher.get(self.location, "text/html")
+                self._files = tuple(parse_html(response.body, self.location, self.label))
+        return self._files
+
+    def _local_folder(self) -> Path | None:
+        if self.location.startswith("file:"):
+            path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(self.location).path))
+        elif "://" in self.location:
+            return None
+        else:
+            path = Path(self.location).expanduser()
+        return path if path.is_dir() else None
+
+    def _list_folder(self, folder: Path) -> tuple[DistFile, ...]:
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError as e:
+            raise FetchError(f"{self.label}: {e.strerror or e}") from None
+        return tuple(DistFile(filename=name, url=(folder / name).resolve().as_uri(), index=self.label)
+                     for name in names if name.endswith((".whl", ".tar.gz", ".zip", ".tgz")))
+
+    def project(self, name: str) -> ProjectPage | None:
+        wanted = canonicalize_name(name)
+        files = tuple(f for f in self._all_files() if _project_of(f.filename) == wanted)
+        return ProjectPage(name=str(wanted), index=self.label, files=files) if files else None
+
+
+def _project_of(filename: str) -> str | None:
+    try:
+        if filename.endswith(".whl"):
+            return str(parse_wheel_filename(filename)[0])
+        return str(parse_sdist_filename(filename.replace(".tgz", ".tar.gz"))[0])
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None

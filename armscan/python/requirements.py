@@ -44,6 +44,8 @@ class RequirementSet:
     constraints: dict[str, SpecifierSet] = field(default_factory=dict)
     index_url: str | None = None
     extra_index_urls: list[str] = field(default_factory=list)
+    find_links: list[str] = field(default_factory=list)
+    no_index: bool = False
     require_hashes: bool = False
     skipped: list[Skipped] = field(default_factory=list)
     requires_python: str | None = None
@@ -112,12 +114,18 @@ def _option(line: str, path: Path, display: str, where: str, result: Requirement
         result.index_url = result.index_url or value
     elif flag == "--extra-index-url":
         result.extra_index_urls.append(value)
+    elif flag in ("-f", "--find-links"):
+        # pip takes a local path relative to the requirements file when one exists there
+        beside = path.parent / value
+        result.find_links.append(str(beside) if "://" not in value and beside.exists() else value)
+    elif flag == "--no-index":
+        result.no_index = True
     elif flag == "--require-hashes":
         result.require_hashes = True
     elif flag in ("-e", "--editable"):
         result.skipped.append(Skipped(where, SkipReason.NOT_FOUND,
                                       f"editable requirement {value!r} is local source, not from an index"))
-    # Other pip options (--no-binary, --pre, --find-links, ...) do not change what armscan checks.
+    # Other pip options (--no-binary, --pre, ...) do not change what armscan checks.
 
 
 def _requirement(line: str, display: str, number: int, where: str, result: RequirementSet, constraint: bool) -> None:
