@@ -104,23 +104,48 @@ def site_packages_of(display: str) -> str:
     return display.rsplit("/", 2)[0]
 
 
-def _read_small(path: Path, limit: int) -> bytes | None:
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(limit + 1)
-    except OSError:
-        return None
-    return data if len(data) <= limit else None
+class FolderReader:
+    """Files of a site-packages folder on disk, by path relative to it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.parts = folder.parts
+
+    def read(self, relative: str, limit: int) -> bytes | None:
+        try:
+            with (self.folder / relative).open("rb") as fh:
+                data = fh.read(limit + 1)
+        except OSError:
+            return None
+        return data if len(data) <= limit else None
 
 
-def read_environment(folder: Path, display: str, metadata_files: list[Path] | None = None) -> Environment:
-    """Read every distribution installed in `folder` (a site-packages folder)."""
+class MemoryReader:
+    """Files collected elsewhere (from image layers), by path; `folder` is the site-packages path among them."""
+
+    def __init__(self, files: dict[str, bytes], folder: str) -> None:
+        self.files = files
+        self.folder = folder
+        self.parts = tuple(folder.split("/"))
+
+    def read(self, relative: str, limit: int) -> bytes | None:
+        data = self.files.get(posixpath.normpath(posixpath.join(self.folder, relative)))
+        return data if data is not None and len(data) <= limit else None
+
+
+Reader = FolderReader | MemoryReader
+
+
+def read_environment(folder: Path | Reader, display: str, metadata_files: list[str] | None = None) -> Environment:
+    """Read every distribution installed in a site-packages folder; metadata files are relative to it."""
+    reader = FolderReader(folder) if isinstance(folder, Path) else folder
     env = Environment(display=display)
-    if metadata_files is None:
-        metadata_files = sorted([*folder.glob("*.dist-info/METADATA"), *folder.glob("*.egg-info/PKG-INFO")])
+    if metadata_files is None and isinstance(folder, Path):
+        metadata_files = sorted(p.relative_to(folder).as_posix() for p in
+                                [*folder.glob("*.dist-info/METADATA"), *folder.glob("*.egg-info/PKG-INFO")])
     seen: set[str] = set()
-    for metadata_file in metadata_files:
-        dist = _read_dist(metadata_file, folder, display, env.skipped)
+    for metadata_file in metadata_files or []:
+        dist = _read_dist(reader, metadata_file, display, env.skipped)
         if dist is None:
             continue
         if dist.name in seen:
@@ -129,14 +154,14 @@ def read_environment(folder: Path, display: str, metadata_files: list[Path] | No
             continue
         seen.add(dist.name)
         env.dists.append(dist)
-    env.python_version = python_version_of(folder, env.dists)
+    env.python_version = python_version_of(reader, env.dists)
     return env
 
 
-def _read_dist(metadata_file: Path, folder: Path, display: str, skipped: list[Skipped]) -> InstalledDist | None:
-    info_dir = metadata_file.parent
-    metadata_display = f"{display}/{info_dir.name}/{metadata_file.name}"
-    data = _read_small(metadata_file, MAX_METADATA_FILE)
+def _read_dist(reader: Reader, metadata_file: str, display: str, skipped: list[Skipped]) -> InstalledDist | None:
+    info_dir = metadata_file.rpartition("/")[0]
+    metadata_display = f"{display}/{metadata_file}"
+    data = reader.read(metadata_file, MAX_METADATA_FILE)
     if data is None:
         skipped.append(Skipped(metadata_display, SkipReason.UNREADABLE,
                                f"installed metadata unreadable or over {MAX_METADATA_FILE} bytes"))
@@ -153,18 +178,19 @@ def _read_dist(metadata_file: Path, folder: Path, display: str, skipped: list[Sk
         skipped.append(Skipped(metadata_display, SkipReason.MALFORMED,
                                f"{name}: version {version!r} is not a valid version; not checked"))
         return None
-    requires = _requirements(raw.get("requires_dist") or [], info_dir, metadata_display, skipped)
+    lines = raw.get("requires_dist") or []
+    if not lines and info_dir.endswith(".egg-info"):
+        lines = _egg_requires(reader.read(f"{info_dir}/requires.txt", MAX_METADATA_FILE))
+    requires = _requirements(lines, metadata_display, skipped)
     tags: frozenset[Tag] = frozenset()
     files: tuple[str, ...] = ()
-    if info_dir.name.endswith(".dist-info"):
-        tags = _wheel_tags(info_dir / "WHEEL")
-        files = _record_files(info_dir / "RECORD", folder, display)
+    if info_dir.endswith(".dist-info"):
+        tags = _wheel_tags(reader.read(f"{info_dir}/WHEEL", MAX_METADATA_FILE))
+        files = _record_files(reader.read(f"{info_dir}/RECORD", MAX_RECORD_FILE), display)
     return InstalledDist(str(canonicalize_name(name)), name, version, metadata_display, tags, requires, files)
 
 
-def _requirements(lines: list[str], info_dir: Path, where: str, skipped: list[Skipped]) -> tuple[Requirement, ...]:
-    if not lines and info_dir.name.endswith(".egg-info"):
-        lines = _egg_requires(info_dir / "requires.txt")
+def _requirements(lines: list[str], where: str, skipped: list[Skipped]) -> tuple[Requirement, ...]:
     found = []
     for line in lines:
         try:
@@ -174,9 +200,8 @@ def _requirements(lines: list[str], info_dir: Path, where: str, skipped: list[Sk
     return tuple(found)
 
 
-def _egg_requires(path: Path) -> list[str]:
+def _egg_requires(data: bytes | None) -> list[str]:
     """requires.txt: plain lines, then [extra] or [:marker] sections, which only apply conditionally."""
-    data = _read_small(path, MAX_METADATA_FILE)
     if data is None:
         return []
     lines = []
@@ -189,8 +214,7 @@ def _egg_requires(path: Path) -> list[str]:
     return lines
 
 
-def _wheel_tags(path: Path) -> frozenset[Tag]:
-    data = _read_small(path, MAX_METADATA_FILE)
+def _wheel_tags(data: bytes | None) -> frozenset[Tag]:
     if data is None:
         return frozenset()
     found: set[Tag] = set()
@@ -204,8 +228,7 @@ def _wheel_tags(path: Path) -> frozenset[Tag]:
     return frozenset(found)
 
 
-def _record_files(path: Path, folder: Path, display: str) -> tuple[str, ...]:
-    data = _read_small(path, MAX_RECORD_FILE)
+def _record_files(data: bytes | None, display: str) -> tuple[str, ...]:
     if data is None:
         return ()
     files = []
@@ -222,14 +245,14 @@ def _record_files(path: Path, folder: Path, display: str) -> tuple[str, ...]:
     return tuple(files)
 
 
-def python_version_of(folder: Path, dists: list[InstalledDist]) -> tuple[int, int] | None:
+def python_version_of(reader: Reader, dists: list[InstalledDist]) -> tuple[int, int] | None:
     """The environment's Python: lib/pythonX.Y in its path, its pyvenv.cfg, or the CPython tags it installed."""
-    for part in reversed(folder.parts[-3:]):
+    for part in reversed(reader.parts[-3:]):
         match = _PYTHON_DIR.match(part)
         if match:
             return int(match.group(1)), int(match.group(2))
-    for candidate in (folder.parent.parent / "pyvenv.cfg", folder.parent.parent.parent / "pyvenv.cfg"):
-        data = _read_small(candidate, 64 * 1024)
+    for candidate in ("../../pyvenv.cfg", "../../../pyvenv.cfg"):
+        data = reader.read(candidate, 64 * 1024)
         if data is not None:
             match = _VENV_VERSION.search(data.decode("utf-8", "replace"))
             if match:

@@ -77,7 +77,7 @@ def _netrc_login(host: str) -> tuple[str, str] | None:
     return entry[0], entry[2] or ""
 
 
-class _RedirectHandler(urllib.request.HTTPRedirectHandler):
+class SafeRedirectHandler(urllib.request.HTTPRedirectHandler):
     """Follow redirects, but never carry credentials to another host (a CDN, say)."""
 
     def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
@@ -93,7 +93,7 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), parts.port
 
 
-_OPENER = urllib.request.build_opener(_RedirectHandler)
+_OPENER = urllib.request.build_opener(SafeRedirectHandler)
 
 
 def _read_local(url: str, max_bytes: int) -> Response:

@@ -36,12 +36,12 @@ class PhaseResult:
 
 
 def environments_in(entries: list[FileEntry]) -> list[Environment]:
-    groups: dict[str, tuple[Path, list[Path]]] = {}
+    groups: dict[str, tuple[Path, list[str]]] = {}
     for entry in entries:
         if is_metadata_file(entry.display):
             display = site_packages_of(entry.display)
-            folder = Path(entry.path).parent.parent
-            groups.setdefault(display, (folder, []))[1].append(Path(entry.path))
+            path = Path(entry.path)
+            groups.setdefault(display, (path.parent.parent, []))[1].append(f"{path.parent.name}/{path.name}")
     return [read_environment(folder, display, sorted(files)) for display, (folder, files) in sorted(groups.items())]
 
 

@@ -1,0 +1,171 @@
+"""Stream image layers once each, from the top layer down, and yield the files a container would see.
+
+Layers are read top-down so that whiteouts (`.wh.NAME`) and opaque folders (`.wh..wh..opq`) of upper layers
+are known before the lower layers they hide, and nothing deleted is reported. Nothing is extracted to disk:
+each file is offered as a stream while its layer is read. Every layer's compressed bytes are hashed as they
+stream by, and a layer whose digest or size is wrong is reported as such by its caller.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import posixpath
+import tarfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class LayerError(Exception):
+    """A layer is corrupt: wrong digest or size, truncated, or not a tar archive."""
+
+
+class DigestMismatch(LayerError):
+    pass
+
+
+class _VerifyingReader(io.RawIOBase):
+    """Hash the bytes of a blob as they are read; check digest and size once the end is reached."""
+
+    def __init__(self, raw: BinaryIO, digest: str | None, size: int | None) -> None:
+        self.raw = raw
+        self.expected = digest
+        self.size = size
+        algorithm = (digest or "sha256:").split(":", 1)[0]
+        self.hash = hashlib.new(algorithm if algorithm in ("sha256", "sha512") else "sha256")
+        self.count = 0
+        self.done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.raw.read(len(buffer))
+        if not data:
+            self.done = True
+            return 0
+        self.hash.update(data)
+        self.count += len(data)
+        if self.size is not None and self.count > self.size:
+            raise DigestMismatch(f"more than the {self.size} bytes the manifest gives")
+        buffer[: len(data)] = data
+        return len(data)
+
+    def finish(self) -> None:
+        """Read to the end (a tar reader stops before the compressed trailer) and verify."""
+        while self.read(1 << 20):
+            pass
+        if self.size is not None and self.count != self.size:
+            raise DigestMismatch(f"{self.count} bytes where the manifest gives {self.size}")
+        if self.expected is not None:
+            actual = f"{self.expected.split(':', 1)[0]}:{self.hash.hexdigest()}"
+            if actual != self.expected:
+                raise DigestMismatch(f"content digest {actual[:19]}... does not match {self.expected[:19]}...")
+
+
+def _decompressed(reader: Any) -> Any:
+    head = reader.peek(4)[:4]
+    if head.startswith(_GZIP_MAGIC):
+        return gzip.GzipFile(fileobj=reader, mode="rb")
+    if head.startswith(_ZSTD_MAGIC):
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(reader, read_across_frames=True)
+    return reader
+
+
+def clean_path(name: str) -> str | None:
+    """The path inside the image, or None when the entry tries to leave the root (`..`)."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        return None
+    return "/".join(parts)
+
+
+@dataclass
+class Hidden:
+    """What upper layers hide from the layers below them."""
+
+    paths: set[str] = field(default_factory=set)  # files and folders that exist, or were deleted, above
+    deleted_dirs: set[str] = field(default_factory=set)  # whiteouts and opaque folders: everything below is gone
+
+    def hides(self, path: str) -> bool:
+        if path in self.paths:
+            return True
+        parent = path
+        while "/" in parent:
+            parent = parent.rsplit("/", 1)[0]
+            if parent in self.deleted_dirs:
+                return True
+        return path in self.deleted_dirs
+
+
+@dataclass(frozen=True)
+class LayerFile:
+    path: str  # inside the image, without a leading slash
+    size: int
+    mode: int
+    stream: BinaryIO  # valid until the next file is asked for
+
+
+@dataclass
+class LayerStats:
+    entries: int = 0
+    escaping: list[str] = field(default_factory=list)  # entries with `..`: never followed
+    compressed_bytes: int = 0
+
+
+def read_layer(blob: BinaryIO, digest: str | None, size: int | None, hidden: Hidden,
+               stats: LayerStats) -> Iterator[LayerFile]:
+    """Yield the visible regular files of one layer; then record what it hides. Raises LayerError."""
+    reader = _VerifyingReader(blob, digest, size)
+    buffered = io.BufferedReader(reader, buffer_size=1 << 20)
+    whiteouts: set[str] = set()
+    opaque: set[str] = set()
+    seen: set[str] = set()
+    try:
+        stream = _decompressed(buffered)
+        with tarfile.open(fileobj=stream, mode="r|") as archive:
+            for member in archive:
+                stats.entries += 1
+                path = clean_path(member.name)
+                if path is None:
+                    stats.escaping.append(member.name[:200])
+                    continue
+                folder, base = posixpath.split(path)
+                if base == OPAQUE:
+                    opaque.add(folder)
+                    continue
+                if base.startswith(WHITEOUT):
+                    whiteouts.add(posixpath.join(folder, base[len(WHITEOUT):]))
+                    continue
+                if not path or hidden.hides(path):
+                    continue
+                seen.add(path)
+                if member.isfile():
+                    extracted = archive.extractfile(member)
+                    if extracted is not None:
+                        yield LayerFile(path, member.size, member.mode, extracted)  # type: ignore[arg-type]
+        reader.finish()
+    except DigestMismatch:
+        raise
+    except (tarfile.TarError, EOFError, OSError, zlib.error, ValueError) as e:
+        raise LayerError(f"{type(e).__name__}: {e}") from e
+    except Exception as e:  # zstandard raises its own error type
+        if type(e).__module__.startswith("zstandard"):
+            raise LayerError(f"zstd: {e}") from e
+        raise
+    finally:
+        stats.compressed_bytes += reader.count
+    hidden.paths.update(seen)
+    hidden.paths.update(whiteouts)
+    hidden.deleted_dirs.update(whiteouts)
+    hidden.deleted_dirs.update(d for d in opaque if d)
