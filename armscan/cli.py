@@ -43,7 +43,7 @@ from armscan.model import ScanResult, Severity
 from armscan.python.analyze import PythonOptions
 from armscan.python.http import redact
 from armscan.reporters import json_report, terminal
-from armscan.rules_engine.loader import RuleError, load_rules
+from armscan.rules_engine.loader import RuleError, RuleSet, load_rules
 from armscan.scan import ScanOptions, scan_paths
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -320,20 +320,27 @@ class _Request:
     binaries_only: bool = False  # installed environments: their source is not the user's to port
 
 
-def _run_scan(request: _Request, verbose: int, quiet: bool, stderr: Console) -> int:
-    outputs = request.outputs
+def _check_outputs(outputs: dict[str, str | None]) -> None:
     if outputs.get("html") == "-":
         raise UsageError("--html needs a file name")
     for target in outputs.values():
         _check_output(target)
+
+
+def _load_ruleset(disabled: frozenset[str]) -> RuleSet:
     try:
         ruleset = load_rules()
     except RuleError as e:
         raise UsageError(str(e)) from e
-    unknown = sorted(d for d in request.disabled if not any(r.id == d for r in ruleset.rules))
+    unknown = sorted(d for d in disabled if not any(r.id == d for r in ruleset.rules))
     if unknown:
         raise UsageError(f"--disable names unknown rule(s): {', '.join(unknown)} (see 'armscan rules')")
-    ruleset = ruleset.without(request.disabled)
+    return ruleset.without(disabled)
+
+
+def _run_scan(request: _Request, verbose: int, quiet: bool, stderr: Console) -> int:
+    _check_outputs(request.outputs)
+    ruleset = _load_ruleset(request.disabled)
     if request.binaries_only:
         ruleset = ruleset.without(frozenset(r.id for r in ruleset.source_rules()))
     progress = _BarProgress(stderr) if stderr.is_terminal and not quiet else None
@@ -342,7 +349,13 @@ def _run_scan(request: _Request, verbose: int, quiet: bool, stderr: Console) -> 
     finally:
         if progress is not None:
             progress.stop()
-    threshold = request.fail_on.threshold()
+    return _report(result, request.outputs, request.fail_on, verbose, quiet, stderr)
+
+
+def _report(result: ScanResult, outputs: dict[str, str | None], fail_on: FailOn, verbose: int, quiet: bool,
+            stderr: Console) -> int:
+    """Write the outputs asked for, print the terminal summary and errors, and return the exit code."""
+    threshold = fail_on.threshold()
     renderers = {"json": lambda: json_report.render(result), "html": lambda: _html(result, threshold)}
     for kind, target in outputs.items():
         if target is None:
@@ -358,6 +371,78 @@ def _run_scan(request: _Request, verbose: int, quiet: bool, stderr: Console) -> 
     for error in result.errors:
         _error(stderr, error)
     return _exit_code(result, threshold)
+
+
+@app.command("image")
+def image(
+    reference: Annotated[str, typer.Argument(
+        help="An image: host/repo:tag, repo@sha256:..., a Docker Hub name, docker-archive:FILE, oci:DIR[:TAG] "
+             "or docker-daemon:NAME.", show_default=False)],
+    json_out: JsonOut = None,
+    html_out: HtmlOut = None,
+    fail_on: FailOnOption = FailOn.HIGH,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+    creds: Annotated[str | None, typer.Option(
+        "--creds", metavar="USER:PASSWORD", rich_help_panel="Registry",
+        help="Credentials for the image's registry (default: Docker's config, else anonymous).")] = None,
+    insecure_registry: Annotated[list[str] | None, typer.Option(
+        "--insecure-registry", metavar="HOST[:PORT]", rich_help_panel="Registry",
+        help="Speak plain HTTP to this registry; repeatable.")] = None,
+    registry_timeout: Annotated[float, typer.Option(
+        "--registry-timeout", metavar="SECONDS", min=0.1, rich_help_panel="Registry",
+        help="Per-request timeout for registries.")] = 30.0,
+    index_url: IndexUrl = None,
+    extra_index_url: ExtraIndexUrl = None,
+    no_index: NoIndex = False,
+    find_links: FindLinks = None,
+    offline: Offline = False,
+    cache_dir: CacheDir = None,
+    timeout: Timeout = 15.0,
+    audit: Audit = False,
+    osv_url: OsvUrl = None,
+) -> None:
+    """Check a container image: does it have linux/arm64, and what inside it will not run there."""
+    from armscan.image.analyze import ImageOptions, analyze_image
+    from armscan.image.local import SourceError
+    from armscan.image.open import RegistrySettings, open_source, registry_opener
+    from armscan.image.reference import ReferenceError_, RegistryRef
+    from armscan.image.registry import RegistryError
+
+    stderr = Console(stderr=True)
+    _setup_logging(verbose, stderr)
+    try:
+        _check_outputs({"json": json_out, "html": html_out})
+        user_pass = None
+        if creds is not None:
+            user, sep, password = creds.partition(":")
+            if not sep or not user:
+                raise UsageError("--creds takes USER:PASSWORD")
+            user_pass = (user, password)
+        python = None if no_index and not find_links else _python_options(
+            index_url, extra_index_url or [], offline, None, "2.34", None, cache_dir, timeout, audit, osv_url,
+            find_links or [], no_index)
+        try:
+            from armscan.image.reference import parse
+
+            parsed = parse(reference)
+        except ReferenceError_ as e:
+            raise UsageError(str(e)) from e
+        settings = RegistrySettings(user_pass, parsed.registry if isinstance(parsed, RegistryRef) else None,
+                                    frozenset(insecure_registry or ()), registry_timeout)
+        ruleset = _load_ruleset(frozenset())
+        try:
+            source, _ = open_source(reference, settings)
+        except (SourceError, RegistryError) as e:
+            _error(stderr, str(e))
+            raise typer.Exit(EXIT_INCOMPLETE) from e
+        result = analyze_image(source.label, source, None if offline else registry_opener(settings), ruleset,
+                               ImageOptions(limits=Limits(), python=python, offline=offline))
+        code = _report(result, {"json": json_out, "html": html_out}, fail_on, verbose, quiet, stderr)
+    except UsageError as e:
+        _error(stderr, str(e))
+        code = EXIT_USAGE
+    raise typer.Exit(code)
 
 
 @app.command("rules")

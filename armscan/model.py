@@ -191,6 +191,24 @@ class PackageRecord:
 
 
 @dataclass(frozen=True)
+class ImageRecord:
+    """A container image as analyzed: what platforms it offers and which one was looked into."""
+
+    reference: str
+    digest: str | None = None
+    platforms: tuple[str, ...] = ()  # every platform of its index, attestations left out
+    analyzed_platform: str | None = None
+    config_platform: str | None = None  # what the analyzed manifest's config says
+    arm64: str = "unknown"  # yes | no | mislabeled | unknown
+    os: str | None = None
+    base: str | None = None
+    base_platforms: tuple[str, ...] = ()
+    suggested_tag: str | None = None  # the nearest tag that has linux/arm64, when this one has not
+    layers: int = 0
+    compressed_bytes: int = 0
+
+
+@dataclass(frozen=True)
 class FileOutcome:
     """What analyzing one file produced; merged into the scan result."""
 
@@ -247,6 +265,7 @@ class ScanResult:
     rules: tuple[RuleInfo, ...] = ()
     packages: tuple[PackageRecord, ...] = ()
     targets: tuple[str, ...] = ()
+    images: tuple[ImageRecord, ...] = ()
 
     def findings_at_or_above(self, threshold: Severity) -> list[Finding]:
         return [f for f in self.findings if f.severity.at_least(threshold)]

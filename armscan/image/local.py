@@ -88,6 +88,9 @@ class OciLayout:
         with fh:
             yield fh
 
+    def with_tag(self, tag: str) -> OciLayout:
+        return OciLayout(str(self.folder), tag, f"oci:{self.folder}:{tag}")
+
     def tags(self) -> list[str]:
         data = load_document(self._read(Path("index.json"), 4 * 1024 * 1024))
         return sorted({d.annotations[TAG_ANNOTATION] for d in index_entries(data) if TAG_ANNOTATION in d.annotations})
@@ -165,7 +168,10 @@ class DockerArchive:
         yield extracted  # type: ignore[misc]
 
     def tags(self) -> list[str]:
-        return [t.rsplit(":", 1)[-1] for t in self.repo_tags]
+        return []  # one image per archive: no other tags to look through
+
+    def with_tag(self, tag: str) -> DockerArchive:
+        raise SourceError(f"{self.label}: a docker-archive holds one image")
 
 
 def open_daemon_image(name: str, label: str) -> DockerArchive:

@@ -94,6 +94,12 @@ class RegistryClient:
         self._auth: str | None = None  # Authorization header that worked last
         self._opener = urllib.request.build_opener(SafeRedirectHandler)
 
+    def with_tag(self, tag: str) -> RegistryClient:
+        other = RegistryClient(self.ref.with_tag(tag), creds=self.creds, insecure=self.scheme == "http",
+                               timeout=self.timeout, retries=self.retries)
+        other._auth = self._auth
+        return other
+
     def _url(self, path: str, repository: str | None = None) -> str:
         return f"{self.scheme}://{self.ref.registry}/v2/{repository or self.ref.repository}/{path}"
 

@@ -16,7 +16,7 @@ from armscan.model import Artifact, Finding, PackageRecord, Skipped, SkipReason
 from armscan.python import wheelfiles
 from armscan.python.advice import record
 from armscan.python.analyze import PythonAnalyzer, PythonOptions, is_python_input
-from armscan.python.environment import Environment, is_metadata_file, read_environment, site_packages_of
+from armscan.python.environment import Environment, InstalledDist, is_metadata_file, read_environment, site_packages_of
 from armscan.python.resolve import Pin
 from armscan.python.target import PythonTarget, is_pure
 from armscan.python.verdict import Verdict
@@ -71,6 +71,11 @@ def _inside(display: str, envs: list[Environment]) -> bool:
     return any(display.startswith(env.display + "/") for env in envs)
 
 
+def _owner_of(path: str, owners: dict[str, InstalledDist]) -> InstalledDist | None:
+    """The package that installed a file, or the archive (a wheel, a JAR) it is a member of."""
+    return owners.get(path) or owners.get(path.rsplit("!", 1)[0])
+
+
 def attribute(envs: list[Environment], ruleset: RuleSet, artifacts: list[Artifact], findings: list[Finding], *,
               verdicts_replace_binaries: bool) -> tuple[list[Artifact], list[Finding]]:
     """Name each installed binary's package; drop what installed packages' verdicts report instead."""
@@ -82,7 +87,7 @@ def attribute(envs: list[Environment], ruleset: RuleSet, artifacts: list[Artifac
     binary_rules = {rule.id for rule in ruleset.rules if rule.check == "binary"}
     owned_artifacts = []
     for artifact in artifacts:
-        owner = owners.get(artifact.path.split("!", 1)[0])
+        owner = _owner_of(artifact.path, owners)
         owned_artifacts.append(replace(artifact, owner=f"pypi:{owner.label}") if owner else artifact)
     kept = []
     for finding in findings:
@@ -92,7 +97,7 @@ def attribute(envs: list[Environment], ruleset: RuleSet, artifacts: list[Artifac
             continue
         if finding.rule_id not in binary_rules:
             continue  # third-party source inside an installed package is not the user's to port
-        owner = owners.get(path.split("!", 1)[0])
+        owner = _owner_of(path, owners)
         if owner is None:
             note = "no installed package lists it in its RECORD: it was added by hand and needs an aarch64 build"
         elif owner.is_platform_wheel:

@@ -74,6 +74,7 @@ def to_document(result: ScanResult) -> dict[str, Any]:
         "artifacts": [_artifact(a) for a in result.artifacts],
         "packages": _plain(result.packages),
         "targets": list(result.targets),
+        "images": _plain(result.images),
         "skipped": _plain(result.skipped),
     }
 

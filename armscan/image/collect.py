@@ -1,0 +1,127 @@
+"""Walk an image's layers once, top-down, and collect what the analysis needs from the files a container sees.
+
+Binaries are classified (and ELF details read) from memory, one at a time; archives (JARs, wheels) are
+opened in memory with the same limits as in a tree scan; small metadata files (os-release, package databases,
+Python dist-info) are kept. Everything else is only looked at for its first bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+from armscan.analyzers import binaries
+from armscan.analyzers.files import Collector
+from armscan.binary.headers import EMPTY_ZIP_MAGIC, HEAD_SIZE, ZIP_MAGIC, HeaderError, classify
+from armscan.image import inventory
+from armscan.image.layers import Hidden, LayerError, LayerFile, LayerStats, read_layer
+from armscan.image.manifest import Descriptor
+from armscan.limits import ARCHIVE_SUFFIXES, Limits, MiB
+from armscan.model import Artifact, Finding, Skipped, SkipReason
+from armscan.rules_engine.loader import RuleSet
+
+MAX_BINARY_IN_MEMORY = 256 * MiB
+MAX_METADATA = 16 * MiB
+_PYTHON_METADATA = re.compile(r"\.(?:dist-info/(?:METADATA|WHEEL|RECORD)|egg-info/(?:PKG-INFO|requires\.txt))$")
+
+
+class BlobSource(Protocol):
+    def blob(self, descriptor: Descriptor) -> AbstractContextManager[BinaryIO]: ...
+
+
+@dataclass
+class Collected:
+    artifacts: list[Artifact] = field(default_factory=list)
+    archive_findings: list[Finding] = field(default_factory=list)  # binaries inside JARs and wheels
+    skipped: list[Skipped] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # small metadata files, by path
+    paths: set[str] = field(default_factory=set)  # every visible regular file
+    errors: list[str] = field(default_factory=list)
+    layers: int = 0
+    compressed_bytes: int = 0
+
+
+def is_kept(path: str) -> bool:
+    return inventory.wanted(path) or bool(_PYTHON_METADATA.search(path))
+
+
+def collect(source: BlobSource, layers: tuple[Descriptor, ...], label: str, ruleset: RuleSet,
+            limits: Limits) -> Collected:
+    out = Collected()
+    hidden = Hidden()
+    for number, descriptor in reversed(list(enumerate(layers, start=1))):
+        layer = Collector()
+        kept: dict[str, bytes] = {}
+        paths: set[str] = set()
+        stats = LayerStats()
+        where = f"{label} layer {number} ({descriptor.digest[:19]}...)"
+        try:
+            with source.blob(descriptor) as blob:
+                for item in read_layer(blob, descriptor.digest, descriptor.size, hidden, stats):
+                    paths.add(item.path)
+                    _visit(item, f"{label}!/{item.path}", kept, layer, ruleset, limits)
+        except LayerError as e:
+            out.errors.append(f"{where}: {e}")
+            out.skipped.append(Skipped(f"{label}!layer{number}", SkipReason.MALFORMED,
+                                       f"layer not trusted ({e}); what it holds is unknown"))
+            continue
+        except Exception as e:  # a source failing mid-stream (connection reset, file vanished)
+            out.errors.append(f"{where}: {type(e).__name__}: {e}")
+            out.skipped.append(Skipped(f"{label}!layer{number}", SkipReason.UNREADABLE,
+                                       f"layer could not be read: {e}"))
+            continue
+        finally:
+            out.layers += 1
+            out.compressed_bytes += stats.compressed_bytes
+        for name in stats.escaping[:20]:
+            out.skipped.append(Skipped(f"{label}!layer{number}", SkipReason.MALFORMED,
+                                       f"tar entry {name!r} points outside the image root; ignored"))
+        out.artifacts.extend(layer.artifacts)
+        out.archive_findings.extend(f for f in layer.findings if "!" in f.location.path.split("!/", 1)[-1])
+        out.skipped.extend(layer.skipped)
+        out.files.update(kept)
+        out.paths.update(paths)
+    return out
+
+
+def _visit(item: LayerFile, display: str, kept: dict[str, bytes], out: Collector, ruleset: RuleSet,
+           limits: Limits) -> None:
+    if is_kept(item.path):
+        data = item.stream.read(MAX_METADATA + 1)
+        if len(data) <= MAX_METADATA:
+            kept[item.path] = data
+        return
+    if item.size < 4:
+        return
+    head = item.stream.read(HEAD_SIZE)
+    try:
+        header = classify(head)
+    except HeaderError as e:
+        out.skip(display, SkipReason.MALFORMED, f"looks like a binary but is malformed: {e}")
+        return
+    if header is not None:
+        if item.size > MAX_BINARY_IN_MEMORY:
+            artifact = Artifact(path=display, format=header.format, machines=header.machines, kind=header.kind,
+                                size=item.size, bits=header.bits, endianness=header.endianness,
+                                notes=(f"over {MAX_BINARY_IN_MEMORY // MiB} MiB: classified from its header only",))
+        else:
+            data = head + item.stream.read()
+            try:
+                artifact = binaries.inspect(header, io.BytesIO(data), item.size, display)
+            except HeaderError as e:
+                out.skip(display, SkipReason.MALFORMED, f"{header.format} file is malformed: {e}")
+                return
+        out.artifacts.append(artifact)
+        return
+    name = item.path.rsplit("/", 1)[-1].lower()
+    if head.startswith((ZIP_MAGIC, EMPTY_ZIP_MAGIC)) and name.endswith(ARCHIVE_SUFFIXES):
+        if item.size > limits.max_member_size:
+            out.skip(display, SkipReason.TOO_LARGE, f"archive of {item.size} bytes is over the limit")
+            return
+        from armscan.sources.archives import scan_zip
+
+        data = head + item.stream.read()
+        scan_zip(io.BytesIO(data), display, ruleset, limits, out, depth=0)

@@ -1,0 +1,132 @@
+"""What an image's operating system says about itself: os-release, its C library, and which package owns a file.
+
+Owners come from dpkg (`/var/lib/dpkg/status` and `info/*.list`) and apk (`/lib/apk/db/installed`). RPM
+databases are not read: files of RPM-based images count as not owned by a package.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from armscan.resources import load_yaml, rules_dir
+
+OS_RELEASE = ("etc/os-release", "usr/lib/os-release")
+DPKG_STATUS = "var/lib/dpkg/status"
+DPKG_INFO = "var/lib/dpkg/info/"
+APK_INSTALLED = "lib/apk/db/installed"
+_GLIBC_FILE = re.compile(r"(?:^|/)libc-(\d+)\.(\d+)\.so$")
+_MUSL_LOADER = re.compile(r"(?:^|/)ld-musl-[\w]+\.so\.1$")
+
+
+def wanted(path: str) -> bool:
+    """Files whose content the inventory needs (all small)."""
+    return path in (*OS_RELEASE, DPKG_STATUS, APK_INSTALLED) or (path.startswith(DPKG_INFO)
+                                                                   and path.endswith(".list"))
+
+
+@dataclass(frozen=True)
+class OsInfo:
+    id: str = ""
+    version_id: str = ""
+    name: str = ""
+    libc: str = "glibc"
+    libc_version: tuple[int, int] | None = None
+
+    def describe(self) -> str:
+        libc = f"{self.libc} {self.libc_version[0]}.{self.libc_version[1]}" if self.libc_version else self.libc
+        return f"{self.name or self.id or 'unknown OS'} ({libc})"
+
+
+@lru_cache(maxsize=1)
+def _systems() -> tuple[dict[str, Any], ...]:
+    data = load_yaml((rules_dir() / "knowledge" / "operating-systems.yaml").read_text(encoding="utf-8"))
+    return tuple(data["systems"])
+
+
+def _pair(text: str) -> tuple[int, int] | None:
+    match = re.match(r"(\d+)\.(\d+)", text)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def os_info(files: dict[str, bytes], paths: set[str]) -> OsInfo:
+    fields: dict[str, str] = {}
+    for name in OS_RELEASE:
+        if name in files:
+            for line in files[name].decode("utf-8", "replace").splitlines():
+                key, _, value = line.partition("=")
+                fields.setdefault(key.strip(), value.strip().strip('"').strip("'"))
+            break
+    os_id, version = fields.get("ID", "").lower(), fields.get("VERSION_ID", "")
+    name = fields.get("PRETTY_NAME", "") or os_id
+    for system in _systems():
+        if system["id"] == os_id and any(version.startswith(v) for v in system["versions"]):
+            libc = str(system["libc"])
+            return OsInfo(os_id, version, str(system["name"]), libc, _pair(str(system.get(libc, ""))))
+    if any(_MUSL_LOADER.search(p) for p in paths):
+        return OsInfo(os_id, version, name, "musl", (1, 2))
+    glibc = next((m for m in (_GLIBC_FILE.search(p) for p in paths) if m), None)
+    return OsInfo(os_id, version, name, "glibc", (int(glibc.group(1)), int(glibc.group(2))) if glibc else None)
+
+
+def _stanzas(text: str) -> list[dict[str, str]]:
+    found = []
+    for block in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        key = ""
+        for line in block.splitlines():
+            if line[:1] in (" ", "\t") and key:
+                continue  # continuation lines (descriptions, conffiles) are not needed
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
+        if fields:
+            found.append(fields)
+    return found
+
+
+def package_owners(files: dict[str, bytes]) -> dict[str, str]:
+    """Path inside the image (no leading slash) -> "name version (arch)" of the OS package that installed it."""
+    owners: dict[str, str] = {}
+    packages: dict[str, str] = {}
+    if DPKG_STATUS in files:
+        for stanza in _stanzas(files[DPKG_STATUS].decode("utf-8", "replace")):
+            if "Package" in stanza and "installed" in stanza.get("Status", "installed"):
+                label = f"{stanza['Package']} {stanza.get('Version', '')} ({stanza.get('Architecture', '?')})"
+                packages[stanza["Package"]] = label
+                packages[f"{stanza['Package']}:{stanza.get('Architecture', '')}"] = label
+    for path, data in files.items():
+        if path.startswith(DPKG_INFO) and path.endswith(".list"):
+            package = path[len(DPKG_INFO):-len(".list")]
+            label = packages.get(package) or packages.get(package.split(":")[0]) or f"{package} (dpkg)"
+            for line in data.decode("utf-8", "replace").splitlines():
+                entry = line.strip().lstrip("/")
+                if entry:
+                    owners[entry] = label
+    if APK_INSTALLED in files:
+        for fields, lines in _apk_stanzas(files[APK_INSTALLED].decode("utf-8", "replace")):
+            label = f"{fields.get('P', '?')} {fields.get('V', '')} ({fields.get('A', '?')})"
+            folder = ""
+            for key, value in lines:
+                if key == "F":
+                    folder = value
+                elif key == "R":
+                    owners[f"{folder}/{value}" if folder else value] = label
+    return owners
+
+
+def _apk_stanzas(text: str) -> list[tuple[dict[str, str], list[tuple[str, str]]]]:
+    """apk's installed database: one-letter keys; F (folder) and R (file) lines repeat, in order."""
+    found = []
+    for block in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        lines: list[tuple[str, str]] = []
+        for line in block.splitlines():
+            key, _, value = line.partition(":")
+            if len(key) == 1:
+                fields.setdefault(key, value)
+                lines.append((key, value))
+        if lines:
+            found.append((fields, lines))
+    return found
