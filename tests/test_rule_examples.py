@@ -2,7 +2,8 @@
 
 `ruleid: ID` marks a line that must be reported (not as ported), `ported: ID` one that must be reported as
 already ported, and `ok: ID` one that must not be reported. A finding on an unmarked line fails too.
-Binary examples carry their expectations in expect.yaml.
+Binary examples carry their expectations in expect.yaml; so do image examples, which are tags of the fixture
+image layout scanned with their base images in a real local registry.
 """
 
 from __future__ import annotations
@@ -51,12 +52,51 @@ def _marks(root: Path) -> dict[tuple[str, str, int], str]:
     return expected
 
 
+def _image_examples(examples: Path, rules: RuleSet, tmp_path: Path) -> None:
+    """Image rules: each example is a tag of the fixture layout, built with a base image from a real registry."""
+    from armscan.image.analyze import ImageOptions, analyze_image
+    from armscan.image.local import OciLayout
+    from armscan.image.open import RegistrySettings, registry_opener
+    from fixtures.images.build import build_layout
+    from tests.registry import Registry
+
+    cases = yaml.safe_load((examples / "expect.yaml").read_text())["images"]
+    rule_ids = {r.id for r in rules.rules}
+    kinds: dict[str, set[str]] = defaultdict(set)
+    with Registry(tmp_path / "registry", auth=False) as registry:
+        fixtures = tmp_path / "fixtures"
+        build_layout(fixtures)
+        registry.push(f"oci:{fixtures}:1.0", "base/debian:12")
+        registry.push(f"oci:{fixtures}:1.2", "base/debian-multi:12")
+        opener = registry_opener(RegistrySettings(insecure=frozenset({registry.host}), timeout=10))
+        problems = []
+        for case in cases:
+            layout = tmp_path / case["base"].replace("/", "_").replace(":", "_")
+            if not layout.exists():
+                build_layout(layout, base=f"{registry.host}/{case['base']}")
+            source = OciLayout(str(layout), case["tag"], f"oci:{case['tag']}")
+            result = analyze_image(source.label, source, opener, rules, ImageOptions())
+            found = {f.rule_id for f in result.findings}
+            for entry in case["expect"]:
+                kind, rule_id = next(iter(entry.items()))
+                kinds[rule_id].add(kind)
+                if (kind == "ruleid") != (rule_id in found):
+                    problems.append(f"{case['tag']} (base {case['base']}): {rule_id} {kind} but found {sorted(found)}")
+    assert not problems, "\n".join(problems)
+    for rule_id in rule_ids:
+        assert "ruleid" in kinds[rule_id], f"{rule_id} has no positive example"
+        assert "ok" in kinds[rule_id], f"{rule_id} has no negative example"
+
+
 @pytest.mark.parametrize("rule_file", RULE_FILES, ids=lambda p: p.relative_to(rules_dir()).as_posix())
-def test_rule_examples(rule_file: Path, ruleset: RuleSet) -> None:
+def test_rule_examples(rule_file: Path, ruleset: RuleSet, tmp_path: Path) -> None:
     source = rule_file.relative_to(rules_dir()).as_posix()
     rules = ruleset.only_file(source)
     examples = rule_file.with_suffix(".examples")
     assert examples.is_dir(), f"{source} has no examples folder {examples.name}"
+    if any(r.check == "image" for r in rules.rules):
+        _image_examples(examples, rules, tmp_path)
+        return
     expected = _marks(examples)
     rule_ids = {r.id for r in rules.rules}
     for rule_id in rule_ids:
