@@ -27,6 +27,7 @@ from armscan.cli_options import (
     Glibc,
     HtmlOut,
     IndexUrl,
+    InsecureRegistry,
     Jobs,
     JsonOut,
     Musl,
@@ -35,6 +36,7 @@ from armscan.cli_options import (
     OsvUrl,
     PythonVersion,
     Quiet,
+    RegistryTimeout,
     Timeout,
     Verbose,
 )
@@ -184,6 +186,8 @@ def scan(
     timeout: Timeout = 15.0,
     audit: Audit = False,
     osv_url: OsvUrl = None,
+    insecure_registry: InsecureRegistry = None,
+    registry_timeout: RegistryTimeout = 30.0,
 ) -> None:
     """Scan code trees for x86-only binaries, x86-specific source and build settings, and Python dependencies."""
     stderr = Console(stderr=True)
@@ -197,7 +201,9 @@ def scan(
             find_links or [], no_index)
         request = _Request([(str(p), str(p)) for p in paths], {"json": json_out, "html": html_out}, fail_on,
                            ScanOptions(jobs=jobs, excludes=tuple(exclude or ()), use_ignore_files=not no_ignore,
-                                       limits=Limits(), python=python), frozenset(disable or ()))
+                                       limits=Limits(), python=python,
+                                       registry=None if offline else _registry(insecure_registry, registry_timeout)),
+                           frozenset(disable or ()))
         code = _run_scan(request, verbose, quiet, stderr)
     except UsageError as e:
         _error(stderr, str(e))
@@ -301,6 +307,12 @@ def _python_options(index_url: str | None, extras: list[str], offline: bool, pyt
     )
 
 
+def _registry(insecure: list[str] | None, timeout: float) -> object:
+    from armscan.image.open import RegistrySettings
+
+    return RegistrySettings(insecure=frozenset(insecure or ()), timeout=timeout)
+
+
 def _find_link(location: str) -> str:
     if "://" in location or location.startswith("file:"):
         return location
@@ -386,12 +398,8 @@ def image(
     creds: Annotated[str | None, typer.Option(
         "--creds", metavar="USER:PASSWORD", rich_help_panel="Registry",
         help="Credentials for the image's registry (default: Docker's config, else anonymous).")] = None,
-    insecure_registry: Annotated[list[str] | None, typer.Option(
-        "--insecure-registry", metavar="HOST[:PORT]", rich_help_panel="Registry",
-        help="Speak plain HTTP to this registry; repeatable.")] = None,
-    registry_timeout: Annotated[float, typer.Option(
-        "--registry-timeout", metavar="SECONDS", min=0.1, rich_help_panel="Registry",
-        help="Per-request timeout for registries.")] = 30.0,
+    insecure_registry: InsecureRegistry = None,
+    registry_timeout: RegistryTimeout = 30.0,
     index_url: IndexUrl = None,
     extra_index_url: ExtraIndexUrl = None,
     no_index: NoIndex = False,

@@ -45,7 +45,8 @@ NoIndex = Annotated[bool, typer.Option("--no-index", rich_help_panel=_PY,
 FindLinks = Annotated[list[str] | None, typer.Option("--find-links", "-f", metavar="PATH|URL", rich_help_panel=_PY,
                                                      help="A folder of wheels and sdists, or a page linking to "
                                                           "them, to look in as well (as pip's); repeatable.")]
-Offline = Annotated[bool, typer.Option("--offline", rich_help_panel=_PY, help="Answer from the on-disk cache only.")]
+Offline = Annotated[bool, typer.Option("--offline", help="Ask no registry, and package indexes only through the "
+                                                         "on-disk cache.")]
 PythonVersion = Annotated[str | None, typer.Option("--python-version", metavar="X.Y", rich_help_panel=_PY,
                                                    help="Target Python (default: the environment's, else "
                                                         "requires-python, else this interpreter).")]
@@ -62,3 +63,8 @@ Audit = Annotated[bool, typer.Option("--audit", rich_help_panel=_PY,
                                           "through pip-audit) and skip past vulnerable ones.")]
 OsvUrl = Annotated[str | None, typer.Option("--osv-url", metavar="URL", rich_help_panel=_PY,
                                             help="OSV query API for --audit (default: https://api.osv.dev/v1/query).")]
+InsecureRegistry = Annotated[list[str] | None, typer.Option(
+    "--insecure-registry", metavar="HOST[:PORT]", rich_help_panel="Registry",
+    help="Speak plain HTTP to this registry; repeatable.")]
+RegistryTimeout = Annotated[float, typer.Option("--registry-timeout", metavar="SECONDS", min=0.1,
+                                                rich_help_panel="Registry", help="Per-request timeout for registries.")]

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from armscan import __version__
 from armscan.analyzers.files import Collector, analyze_file
+from armscan.docker import phase as docker_phase
 from armscan.limits import Limits
 from armscan.model import Artifact, Finding, PackageRecord, ScanResult, Skipped, SkipReason, Stats
 from armscan.python import phase as python_phase
@@ -56,6 +57,7 @@ class ScanOptions:
     use_ignore_files: bool = True
     limits: Limits = field(default_factory=Limits)
     python: PythonOptions | None = None  # None: requirement files are not checked against an index
+    registry: object | None = None  # RegistrySettings for Dockerfile base images; None: not checked (offline)
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,9 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         else:
             complete = _run_pool(entries, ruleset, options, jobs, merge, progress, errors)
         complete = _python(entries, ruleset, options.python, merge, errors) and complete
+        docker = docker_phase.run(entries, ruleset, options.registry)
+        merge.findings.extend(docker.findings)
+        merge.skipped.extend(docker.skipped)
     except KeyboardInterrupt:
         complete = False
         errors.append("interrupted before every file was analyzed")

@@ -75,7 +75,7 @@ def test_disable_and_exclude(tmp_path: Path) -> None:
 
 def test_json_file_and_html_written_with_terminal_summary(tmp_path: Path) -> None:
     out_json, out_html = tmp_path / "r.json", tmp_path / "r.html"
-    proc = run_cli("scan", str(DEMO), "--json", str(out_json), "--html", str(out_html))
+    proc = run_cli("scan", str(DEMO), "--json", str(out_json), "--html", str(out_html), "--offline", "--no-index")
     assert proc.returncode == 1
     assert "Summary" in proc.stdout and "ARM-C-INTRIN-HEADER" in proc.stdout
     doc = json.loads(out_json.read_text())
@@ -142,7 +142,7 @@ def test_no_network_no_writes_outside_outputs(tmp_path: Path) -> None:
     shutil.copytree(DEMO, tree)
     before = {p: p.stat().st_mtime_ns for p in tree.rglob("*")}
     env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    proc = run_cli("scan", str(tree), "--quiet", cwd=tmp_path, env=env)
+    proc = run_cli("scan", str(tree), "--quiet", "--offline", "--no-index", cwd=tmp_path, env=env)
     assert proc.returncode == 1
     assert {p: p.stat().st_mtime_ns for p in tree.rglob("*")} == before
     # the only write besides outputs: the marker that these rule files passed validation, in armscan's cache

@@ -298,3 +298,30 @@ def test_base_image_checked_on_the_registry(registry: Registry, tmp_path: Path) 
     assert base.endswith(f"is published for linux/amd64 only. The nearest tag with linux/arm64 is "
                          f"{registry.host}/team/app:1.2.")
     assert doc["images"][0]["base_platforms"] == ["linux/amd64"]
+
+
+def test_dockerfile_base_images_checked_on_the_registry(registry: Registry, tmp_path: Path) -> None:
+    import base64
+    import os
+
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "config.json").write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "Dockerfile").write_text(
+        f"ARG BASE={registry.host}/team/app:1.0\n"
+        "FROM ${BASE} AS build\n"
+        "RUN make\n"
+        f"FROM {registry.host}/team/app:1.2\n"
+        "COPY --from=build /out /out\n"
+        "FROM build AS again\n"
+        "FROM scratch\n"
+        f"FROM {registry.host}/team/missing:1.0\n")
+    done = run_cli("scan", str(tmp_path / "src"), "--no-index", "--insecure-registry", registry.host, "--json", "-",
+                   "-q", env={**os.environ, "DOCKER_CONFIG": str(tmp_path / "docker")})
+    doc = json.loads(done.stdout)
+    assert [(f["rule_id"], f["location"]["line"], f["message"]) for f in doc["findings"]] == [
+        ("ARM-IMG-BASE-NO-ARM64", 2, f"FROM {registry.host}/team/app:1.0: published for linux/amd64 only, not "
+                                     f"linux/arm64. The nearest tag with linux/arm64 is {registry.host}/team/app:1.2.")]
+    assert [(s["path"].rsplit("/", 1)[-1], s["reason"]) for s in doc["skipped"]] == [("Dockerfile:8", "index-error")]
+    assert done.returncode == 1

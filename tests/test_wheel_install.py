@@ -28,7 +28,7 @@ def test_built_wheel_carries_data_and_scans_in_a_fresh_venv(tmp_path: Path) -> N
     subprocess.run([str(pip), "install", "-q", str(wheel)], check=True, capture_output=True, timeout=600)
     out = tmp_path / "r.json"
     proc = subprocess.run([str(venv / "bin" / "armscan"), "scan", str(DEMO), "--json", str(out), "--quiet",
-                           "--html", str(tmp_path / "r.html")],
+                           "--offline", "--no-index", "--html", str(tmp_path / "r.html")],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(out.read_text())
