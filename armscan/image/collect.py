@@ -23,7 +23,7 @@ from armscan.limits import ARCHIVE_SUFFIXES, Limits, MiB
 from armscan.model import Artifact, Finding, Skipped, SkipReason
 from armscan.rules_engine.loader import RuleSet
 
-MAX_BINARY_IN_MEMORY = 256 * MiB
+MAX_BINARY_IN_MEMORY = 128 * MiB  # one at a time, read once into one buffer: peak memory stays bounded
 MAX_METADATA = 16 * MiB
 _PYTHON_METADATA = re.compile(r"\.(?:dist-info/(?:METADATA|WHEEL|RECORD)|egg-info/(?:PKG-INFO|requires\.txt))$")
 
@@ -108,12 +108,14 @@ def _visit(item: LayerFile, display: str, kept: dict[str, bytes], out: Collector
                                 size=item.size, bits=header.bits, endianness=header.endianness,
                                 notes=(f"over {MAX_BINARY_IN_MEMORY // MiB} MiB: classified from its header only",))
         else:
-            data = head + item.stream.read()
+            whole = _read_whole(head, item)
             try:
-                artifact = binaries.inspect(header, io.BytesIO(data), item.size, display)
+                artifact = binaries.inspect(header, whole, item.size, display)
             except HeaderError as e:
                 out.skip(display, SkipReason.MALFORMED, f"{header.format} file is malformed: {e}")
                 return
+            finally:
+                whole.close()
         out.artifacts.append(artifact)
         return
     name = item.path.rsplit("/", 1)[-1].lower()
@@ -123,5 +125,63 @@ def _visit(item: LayerFile, display: str, kept: dict[str, bytes], out: Collector
             return
         from armscan.sources.archives import scan_zip
 
-        data = head + item.stream.read()
-        scan_zip(io.BytesIO(data), display, ruleset, limits, out, depth=0)
+        whole = _read_whole(head, item)
+        try:
+            scan_zip(whole, display, ruleset, limits, out, depth=0)
+        finally:
+            whole.close()
+
+
+class _BufferStream(io.RawIOBase):
+    """A seekable read-only stream over a buffer, without the copy io.BytesIO makes of a bytearray."""
+
+    def __init__(self, buffer: bytearray) -> None:
+        self.buffer = buffer
+        self.view = memoryview(buffer)
+        self.position = 0
+
+    def close(self) -> None:
+        """Free the buffer now: pyelftools keeps the stream in a reference cycle that only the cyclic GC
+        would break, and it runs by object counts, not bytes, so big buffers would pile up until then."""
+        if not self.closed:
+            self.view.release()
+            self.buffer.clear()
+        super().close()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+        count = max(0, min(len(target), len(self.view) - self.position))
+        target[:count] = self.view[self.position:self.position + count]
+        self.position += count
+        return count
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: len(self.view)}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+
+def _read_whole(head: bytes, item: LayerFile) -> BinaryIO:
+    """The whole member in one buffer of its size, filled in place."""
+    buffer = bytearray(item.size)
+    buffer[: len(head)] = head
+    view = memoryview(buffer)
+    filled = len(head)
+    while filled < item.size:
+        # in 1 MiB steps: tarfile's stream reader joins a copy of whatever one call asks for
+        count = item.stream.readinto(view[filled:filled + MiB])  # type: ignore[attr-defined]
+        if not count:
+            break
+        filled += count
+    del view
+    if filled < item.size:
+        del buffer[filled:]
+    return io.BufferedReader(_BufferStream(buffer), buffer_size=65536)
