@@ -325,3 +325,27 @@ def test_dockerfile_base_images_checked_on_the_registry(registry: Registry, tmp_
                                      f"linux/arm64. The nearest tag with linux/arm64 is {registry.host}/team/app:1.2.")]
     assert [(s["path"].rsplit("/", 1)[-1], s["reason"]) for s in doc["skipped"]] == [("Dockerfile:8", "index-error")]
     assert done.returncode == 1
+
+
+@pytest.fixture(scope="module")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    with Registry(tmp_path_factory.mktemp("token-registry"), auth="token") as running:
+        running.push(f"oci:{LAYOUT}:1.0", "public/app:1.0", creds=True)
+        running.push(f"oci:{LAYOUT}:app-mislabeled", "private/app:1.0", creds=True)
+        yield running
+
+
+def test_bearer_token_auth_anonymous_and_with_credentials(token_registry: Registry) -> None:
+    tokens = token_registry.tokens
+    assert tokens is not None
+    base = ["--insecure-registry", token_registry.host, "--no-index", "--offline"]
+    tokens.requests.clear()
+    code, doc, _ = image(f"{token_registry.host}/public/app:1.0", *base)
+    assert code == 1 and findings(doc) == sorted(AMD64_FINDINGS)
+    assert ("repository:public/app:pull", False) in tokens.requests  # an anonymous token, as Docker Hub gives
+    code, _, stderr = image(f"{token_registry.host}/private/app:1.0", *base)
+    assert code == 3 and "access denied (HTTP 401)" in stderr
+    code, doc, stderr = image(f"{token_registry.host}/private/app:1.0", *base, "--creds", f"{USER}:{PASSWORD}")
+    assert code == 1 and [r for r, _ in findings(doc)] == ["ARM-IMG-ARM64-X86-CONTENT"]
+    assert ("repository:private/app:pull", True) in tokens.requests
+    assert PASSWORD not in stderr + json.dumps(doc)
