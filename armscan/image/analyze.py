@@ -202,6 +202,10 @@ def _content_findings(label: str, record: ImageRecord, config: ImageConfig, arti
     if record.config_platform and Platform.of({"os": "linux", "architecture": "arm64"}) == config.platform:
         return record
     by_package: dict[str, list[str]] = defaultdict(list)
+    for i, artifact in enumerate(artifacts):
+        owner = owners.get(artifact.path.split("!/", 1)[-1])
+        if owner is not None and artifact.owner is None:
+            artifacts[i] = replace(artifact, owner=owner)
     for artifact in foreign:
         inside = artifact.path.split("!/", 1)[-1]
         if artifact.owner is not None:
@@ -223,7 +227,7 @@ def _content_findings(label: str, record: ImageRecord, config: ImageConfig, arti
                                              "needs its arm64 build.", machines))
     if by_package:
         count = sum(len(v) for v in by_package.values())
-        names = sorted(by_package)
+        names = sorted(name.split(":", 1)[1] for name in by_package)
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
         outcome.findings.extend(_finding(ruleset, "os-packages", label,
                                          f"{label}: {count} x86 binaries come from {len(names)} OS packages "

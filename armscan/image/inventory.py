@@ -87,26 +87,26 @@ def _stanzas(text: str) -> list[dict[str, str]]:
 
 
 def package_owners(files: dict[str, bytes]) -> dict[str, str]:
-    """Path inside the image (no leading slash) -> "name version (arch)" of the OS package that installed it."""
+    """Path inside the image (no leading slash) -> "deb:name version (arch)" (or apk:) of the package owning it."""
     owners: dict[str, str] = {}
     packages: dict[str, str] = {}
     if DPKG_STATUS in files:
         for stanza in _stanzas(files[DPKG_STATUS].decode("utf-8", "replace")):
             if "Package" in stanza and "installed" in stanza.get("Status", "installed"):
-                label = f"{stanza['Package']} {stanza.get('Version', '')} ({stanza.get('Architecture', '?')})"
+                label = f"deb:{stanza['Package']} {stanza.get('Version', '')} ({stanza.get('Architecture', '?')})"
                 packages[stanza["Package"]] = label
                 packages[f"{stanza['Package']}:{stanza.get('Architecture', '')}"] = label
     for path, data in files.items():
         if path.startswith(DPKG_INFO) and path.endswith(".list"):
             package = path[len(DPKG_INFO):-len(".list")]
-            label = packages.get(package) or packages.get(package.split(":")[0]) or f"{package} (dpkg)"
+            label = packages.get(package) or packages.get(package.split(":")[0]) or f"deb:{package}"
             for line in data.decode("utf-8", "replace").splitlines():
                 entry = line.strip().lstrip("/")
                 if entry:
                     owners[entry] = label
     if APK_INSTALLED in files:
         for fields, lines in _apk_stanzas(files[APK_INSTALLED].decode("utf-8", "replace")):
-            label = f"{fields.get('P', '?')} {fields.get('V', '')} ({fields.get('A', '?')})"
+            label = f"apk:{fields.get('P', '?')} {fields.get('V', '')} ({fields.get('A', '?')})"
             folder = ""
             for key, value in lines:
                 if key == "F":

@@ -52,6 +52,18 @@ def render(result: ScanResult, console: Console, *, threshold: Severity | None, 
     table.add_row("Findings", ", ".join(f"{by_severity[s.value]} {s.value}" for s in Severity))
     if summary["ported"]:
         table.add_row("Already ported", f"{summary['ported']} places with an aarch64 path (info)")
+    for image in result.images:
+        arm64 = {"yes": "linux/arm64 present and checked", "no": "no linux/arm64",
+                 "mislabeled": "linux/arm64 present but not arm64 inside", "unknown": "unknown"}[image.arm64]
+        text = f"{', '.join(image.platforms) or '?'}: {arm64}"
+        if image.suggested_tag:
+            text += f"; {image.suggested_tag} has linux/arm64"
+        table.add_row("Image", f"{image.reference}\n{text}\n{image.os or 'unknown OS'}, {image.layers} layers")
+    if result.packages:
+        statuses: dict[str, int] = {}
+        for package in result.packages:
+            statuses[package.status] = statuses.get(package.status, 0) + 1
+        table.add_row("Python packages", ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
     machines = ", ".join(f"{n} {m}" for m, n in summary["artifacts_by_machine"].items()) or "none"
     table.add_row("Native binaries", f"{summary['artifacts']} ({machines})")
     table.add_row("Files", f"{result.stats.files_seen} seen, {result.stats.source_files_scanned} source files "
