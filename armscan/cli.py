@@ -144,6 +144,17 @@ def write_output(target: str, content: str) -> None:
         raise
 
 
+def _failed_result(reference: str, ruleset: RuleSet, error: str) -> ScanResult:
+    from datetime import datetime, timezone
+
+    from armscan.model import ImageRecord, Stats
+
+    return ScanResult(tool_version=__version__, inputs=(reference,),
+                      started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                      rule_packs=(ruleset.pack,), artifacts=(), findings=(), skipped=(), stats=Stats(),
+                      complete=False, errors=(error,), images=(ImageRecord(reference=reference),))
+
+
 def _html(result: ScanResult, threshold: Severity | None) -> str:
     from armscan.reporters import html_report  # Jinja is only imported when a report is asked for
 
@@ -441,11 +452,10 @@ def image(
         ruleset = _load_ruleset(frozenset())
         try:
             source, _ = open_source(reference, settings)
-        except (SourceError, RegistryError) as e:
-            _error(stderr, str(e))
-            raise typer.Exit(EXIT_INCOMPLETE) from e
-        result = analyze_image(source.label, source, None if offline else registry_opener(settings), ruleset,
-                               ImageOptions(limits=Limits(), python=python, offline=offline))
+            result = analyze_image(source.label, source, None if offline else registry_opener(settings), ruleset,
+                                   ImageOptions(limits=Limits(), python=python, offline=offline))
+        except (SourceError, RegistryError) as e:  # nothing could be read: an empty, incomplete result
+            result = _failed_result(reference, ruleset, str(e))
         code = _report(result, {"json": json_out, "html": html_out}, fail_on, verbose, quiet, stderr)
     except UsageError as e:
         _error(stderr, str(e))

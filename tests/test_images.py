@@ -349,3 +349,13 @@ def test_bearer_token_auth_anonymous_and_with_credentials(token_registry: Regist
     assert code == 1 and [r for r, _ in findings(doc)] == ["ARM-IMG-ARM64-X86-CONTENT"]
     assert ("repository:private/app:pull", True) in tokens.requests
     assert PASSWORD not in stderr + json.dumps(doc)
+
+
+def test_docker_daemon_without_an_engine_is_a_clear_error(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path / 'docker.sock'}"}
+    code, doc, stderr = image("docker-daemon:team/app:1.0", env=env)
+    assert code == 3 and doc["complete"] is False and doc["findings"] == []  # the outputs are still written
+    assert doc["errors"][0].startswith(f"no Docker engine reachable at {tmp_path / 'docker.sock'}")
+    assert stderr.strip().startswith(f"error: no Docker engine reachable at {tmp_path / 'docker.sock'}")
