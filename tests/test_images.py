@@ -359,3 +359,13 @@ def test_docker_daemon_without_an_engine_is_a_clear_error(tmp_path: Path) -> Non
     assert code == 3 and doc["complete"] is False and doc["findings"] == []  # the outputs are still written
     assert doc["errors"][0].startswith(f"no Docker engine reachable at {tmp_path / 'docker.sock'}")
     assert stderr.strip().startswith(f"error: no Docker engine reachable at {tmp_path / 'docker.sock'}")
+
+
+def test_rpm_database_owns_os_binaries() -> None:
+    code, doc, _ = image(f"oci:{LAYOUT}:app-rpm", "--no-index", "--offline")
+    assert code == 1
+    assert findings(doc) == [("ARM-IMG-BINARY-ADDED", "/usr/local/bin/tool"), ("ARM-IMG-NO-ARM64", ""),
+                             ("ARM-IMG-OS-PACKAGES-X86", "")]
+    assert doc["images"][0]["os"] == "Amazon Linux 2023 (glibc 2.34)"
+    owners = {a["path"].split("!/", 1)[1]: a["owner"] for a in doc["artifacts"]}
+    assert owners == {"usr/bin/hello": "rpm:hello 2.12-1.amzn2023 (x86_64)", "usr/local/bin/tool": None}

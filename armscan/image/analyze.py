@@ -182,7 +182,7 @@ def _not_arm(artifact: Artifact) -> bool:
 
 def _content_findings(label: str, record: ImageRecord, config: ImageConfig, artifacts: list[Artifact],
                       collected: Collected, ruleset: RuleSet, outcome: _Outcome) -> ImageRecord:
-    owners = inventory.package_owners(collected.files)
+    owners = inventory.package_owners(collected.files, collected.paths)
     foreign = sorted((a for a in artifacts if _not_arm(a) and "!" not in a.path.split("!/", 1)[-1]),
                      key=lambda a: a.path)
     if record.arm64 == "yes":

@@ -25,6 +25,7 @@ from armscan.rules_engine.loader import RuleSet
 
 MAX_BINARY_IN_MEMORY = 128 * MiB  # one at a time, read once into one buffer: peak memory stays bounded
 MAX_METADATA = 16 * MiB
+MAX_RPM_DATABASE = 128 * MiB
 _PYTHON_METADATA = re.compile(r"\.(?:dist-info/(?:METADATA|WHEEL|RECORD)|egg-info/(?:PKG-INFO|requires\.txt))$")
 
 
@@ -90,9 +91,13 @@ def collect(source: BlobSource, layers: tuple[Descriptor, ...], label: str, rule
 def _visit(item: LayerFile, display: str, kept: dict[str, bytes], out: Collector, ruleset: RuleSet,
            limits: Limits) -> None:
     if is_kept(item.path):
-        data = item.stream.read(MAX_METADATA + 1)
-        if len(data) <= MAX_METADATA:
-            kept[item.path] = data
+        limit = MAX_RPM_DATABASE if item.path == inventory.RPM_SQLITE else MAX_METADATA
+        if item.size <= limit:
+            whole = _read_whole(b"", item)
+            kept[item.path] = whole.read()
+            whole.close()
+        else:
+            out.skip(display, SkipReason.TOO_LARGE, f"{item.size} bytes is over the {limit}-byte limit for it")
         return
     if item.size < 4:
         return

@@ -6,6 +6,7 @@ databases are not read: files of RPM-based images count as not owned by a packag
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,10 +22,16 @@ _GLIBC_FILE = re.compile(r"(?:^|/)libc-(\d+)\.(\d+)\.so$")
 _MUSL_LOADER = re.compile(r"(?:^|/)ld-musl-[\w]+\.so\.1$")
 
 
+RPM_SQLITE = "var/lib/rpm/rpmdb.sqlite"
+RPM_BDB = "var/lib/rpm/Packages"
+_SYSTEM_DIRS = ("usr/bin/", "usr/sbin/", "bin/", "sbin/", "usr/lib/", "usr/lib64/", "lib/", "lib64/",
+                "usr/libexec/")
+
+
 def wanted(path: str) -> bool:
-    """Files whose content the inventory needs (all small)."""
-    return path in (*OS_RELEASE, DPKG_STATUS, APK_INSTALLED) or (path.startswith(DPKG_INFO)
-                                                                   and path.endswith(".list"))
+    """Files whose content the inventory needs (all small but the RPM database)."""
+    return path in (*OS_RELEASE, DPKG_STATUS, APK_INSTALLED, RPM_SQLITE) or (path.startswith(DPKG_INFO)
+                                                                               and path.endswith(".list"))
 
 
 @dataclass(frozen=True)
@@ -86,9 +93,21 @@ def _stanzas(text: str) -> list[dict[str, str]]:
     return found
 
 
-def package_owners(files: dict[str, bytes]) -> dict[str, str]:
-    """Path inside the image (no leading slash) -> "deb:name version (arch)" (or apk:) of the package owning it."""
+def package_owners(files: dict[str, bytes], paths: set[str] | None = None) -> dict[str, str]:
+    """Path inside the image (no leading slash) -> "deb:name version (arch)" (apk:, rpm:) of its package.
+
+    An RPM Berkeley DB database is not read: files in system folders then count as the OS's, unnamed.
+    """
     owners: dict[str, str] = {}
+    if RPM_SQLITE in files:
+        from armscan.image.rpmdb import RpmDbError
+        from armscan.image.rpmdb import owners as rpm_owners
+
+        with contextlib.suppress(RpmDbError):  # unreadable: its files count as not owned, and are reported
+            owners.update(rpm_owners(files[RPM_SQLITE]))
+    elif paths and RPM_BDB in paths:
+        owners.update((p, "rpm:package (Berkeley DB database, not read)") for p in paths
+                      if p.startswith(_SYSTEM_DIRS))
     packages: dict[str, str] = {}
     if DPKG_STATUS in files:
         for stanza in _stanzas(files[DPKG_STATUS].decode("utf-8", "replace")):
