@@ -369,3 +369,26 @@ def test_rpm_database_owns_os_binaries() -> None:
     assert doc["images"][0]["os"] == "Amazon Linux 2023 (glibc 2.34)"
     owners = {a["path"].split("!/", 1)[1]: a["owner"] for a in doc["artifacts"]}
     assert owners == {"usr/bin/hello": "rpm:hello 2.12-1.amzn2023 (x86_64)", "usr/local/bin/tool": None}
+
+
+def test_sparse_member_of_4_gib_is_not_expanded(tmp_path: Path) -> None:
+    import subprocess
+
+    content = tmp_path / "content"
+    (content / "var").mkdir(parents=True)
+    with (content / "var" / "sparse.img").open("wb") as fh:
+        fh.truncate(4 * 1024 ** 3)  # a 4 GiB hole
+    layer = tmp_path / "layer.tar"
+    subprocess.run(["tar", "--sparse", "--format=gnu", "-C", str(content), "-cf", str(layer), "var"], check=True)
+    assert layer.stat().st_size < 1024 * 1024
+    data = layer.read_bytes()
+    root = tmp_path / "sparse"
+    layout = Layout(root)
+    blob = layout.put(gzip.compress(data, mtime=0), GZIP_LAYER)
+    config = layout.put(json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {
+        "type": "layers", "diff_ids": [f"sha256:{hashlib.sha256(data).hexdigest()}"]}}).encode(), OCI_CONFIG)
+    layout.tag(layout.put(json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config,
+                                      "layers": [blob]}).encode(), OCI_MANIFEST), "sparse")
+    layout.write_index()
+    code, doc, _ = image(f"oci:{root}:sparse", "--no-index", "--offline")
+    assert code == 1 and doc["complete"] and findings(doc) == [("ARM-IMG-NO-ARM64", "")]
