@@ -392,3 +392,27 @@ def test_sparse_member_of_4_gib_is_not_expanded(tmp_path: Path) -> None:
     layout.write_index()
     code, doc, _ = image(f"oci:{root}:sparse", "--no-index", "--offline")
     assert code == 1 and doc["complete"] and findings(doc) == [("ARM-IMG-NO-ARM64", "")]
+
+
+def test_multi_member_gzip_layer_with_padding_reads_like_one(tmp_path: Path) -> None:
+    x86 = (LAYOUT.parent.parent / "bin" / "hello-x86_64").read_bytes()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        for name in ("usr/local/bin/one", "usr/local/bin/two"):
+            info = tarfile.TarInfo(name)
+            info.size = len(x86)
+            tf.addfile(info, io.BytesIO(x86))
+    data = buffer.getvalue()
+    half = len(data) // 2
+    blob_bytes = gzip.compress(data[:half], mtime=0) + gzip.compress(data[half:], mtime=0) + bytes(512)
+    root = tmp_path / "multi"
+    layout = Layout(root)
+    blob = layout.put(blob_bytes, GZIP_LAYER)
+    config = layout.put(json.dumps({"architecture": "amd64", "os": "linux"}).encode(), OCI_CONFIG)
+    layout.tag(layout.put(json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config,
+                                      "layers": [blob]}).encode(), OCI_MANIFEST), "multi")
+    layout.write_index()
+    code, doc, _ = image(f"oci:{root}:multi", "--no-index", "--offline")
+    assert code == 1 and doc["complete"] and findings(doc) == [("ARM-IMG-BINARY-ADDED", "/usr/local/bin/one"),
+                                                 ("ARM-IMG-BINARY-ADDED", "/usr/local/bin/two"),
+                                                 ("ARM-IMG-NO-ARM64", "")]
