@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -20,6 +21,7 @@ from armscan import __version__
 from armscan.cli_options import (
     Audit,
     CacheDir,
+    CsvOut,
     ExtraIndexUrl,
     FailOn,
     FailOnOption,
@@ -30,6 +32,7 @@ from armscan.cli_options import (
     InsecureRegistry,
     Jobs,
     JsonOut,
+    MarkdownOut,
     Musl,
     NoIndex,
     Offline,
@@ -37,6 +40,7 @@ from armscan.cli_options import (
     PythonVersion,
     Quiet,
     RegistryTimeout,
+    SarifOut,
     Timeout,
     Verbose,
 )
@@ -155,6 +159,14 @@ def _failed_result(reference: str, ruleset: RuleSet, error: str) -> ScanResult:
                       complete=False, errors=(error,), images=(ImageRecord(reference=reference),))
 
 
+def _renderers(result: ScanResult, threshold: Severity | None) -> dict[str, Callable[[], str]]:
+    from armscan.reporters import csv_report, markdown, sarif
+
+    return {"json": lambda: json_report.render(result), "html": lambda: _html(result, threshold),
+            "sarif": lambda: sarif.render(result), "markdown": lambda: markdown.render(result, threshold),
+            "csv": lambda: csv_report.render(result)}
+
+
 def _html(result: ScanResult, threshold: Severity | None) -> str:
     from armscan.reporters import html_report  # Jinja is only imported when a report is asked for
 
@@ -174,6 +186,9 @@ def scan(
     paths: Annotated[list[Path], typer.Argument(help="Folders or files to scan.", show_default=False)],
     json_out: JsonOut = None,
     html_out: HtmlOut = None,
+    sarif_out: SarifOut = None,
+    markdown_out: MarkdownOut = None,
+    csv_out: CsvOut = None,
     fail_on: FailOnOption = FailOn.HIGH,
     jobs: Jobs = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", metavar="GLOB",
@@ -210,7 +225,8 @@ def scan(
         python = None if no_index and not find_links else _python_options(
             index_url, extra_index_url or [], offline, python_version, glibc, musl, cache_dir, timeout, audit, osv_url,
             find_links or [], no_index)
-        request = _Request([(str(p), str(p)) for p in paths], {"json": json_out, "html": html_out}, fail_on,
+        outputs = _outputs(json_out, html_out, sarif_out, markdown_out, csv_out)
+        request = _Request([(str(p), str(p)) for p in paths], outputs, fail_on,
                            ScanOptions(jobs=jobs, excludes=tuple(exclude or ()), use_ignore_files=not no_ignore,
                                        limits=Limits(), python=python,
                                        registry=None if offline else _registry(insecure_registry, registry_timeout)),
@@ -232,6 +248,9 @@ def env(
                                          "or the active virtualenv's).")] = None,
     json_out: JsonOut = None,
     html_out: HtmlOut = None,
+    sarif_out: SarifOut = None,
+    markdown_out: MarkdownOut = None,
+    csv_out: CsvOut = None,
     fail_on: FailOnOption = FailOn.HIGH,
     jobs: Jobs = None,
     verbose: Verbose = 0,
@@ -271,7 +290,7 @@ def env(
         options = None if no_index and not find_links else _python_options(
             index_url, extra_index_url or [], offline, python_version, glibc, musl, cache_dir, timeout, audit, osv_url,
             find_links or [], no_index)
-        request = _Request(folders, {"json": json_out, "html": html_out}, fail_on,
+        request = _Request(folders, _outputs(json_out, html_out, sarif_out, markdown_out, csv_out), fail_on,
                            ScanOptions(jobs=jobs, use_ignore_files=False, limits=Limits(), python=options),
                            frozenset(), binaries_only=True)
         code = _run_scan(request, verbose, quiet, stderr)
@@ -343,6 +362,11 @@ class _Request:
     binaries_only: bool = False  # installed environments: their source is not the user's to port
 
 
+def _outputs(json_out: str | None, html_out: str | None, sarif_out: str | None, markdown_out: str | None,
+             csv_out: str | None) -> dict[str, str | None]:
+    return {"json": json_out, "html": html_out, "sarif": sarif_out, "markdown": markdown_out, "csv": csv_out}
+
+
 def _check_outputs(outputs: dict[str, str | None]) -> None:
     if outputs.get("html") == "-":
         raise UsageError("--html needs a file name")
@@ -379,7 +403,9 @@ def _report(result: ScanResult, outputs: dict[str, str | None], fail_on: FailOn,
             stderr: Console) -> int:
     """Write the outputs asked for, print the terminal summary and errors, and return the exit code."""
     threshold = fail_on.threshold()
-    renderers = {"json": lambda: json_report.render(result), "html": lambda: _html(result, threshold)}
+    renderers = _renderers(result, threshold)
+    if sum(1 for target in outputs.values() if target == "-") > 1:
+        raise UsageError("only one output can go to standard output ('-')")
     for kind, target in outputs.items():
         if target is None:
             continue
@@ -403,6 +429,9 @@ def image(
              "or docker-daemon:NAME.", show_default=False)],
     json_out: JsonOut = None,
     html_out: HtmlOut = None,
+    sarif_out: SarifOut = None,
+    markdown_out: MarkdownOut = None,
+    csv_out: CsvOut = None,
     fail_on: FailOnOption = FailOn.HIGH,
     verbose: Verbose = 0,
     quiet: Quiet = False,
@@ -431,7 +460,7 @@ def image(
     stderr = Console(stderr=True)
     _setup_logging(verbose, stderr)
     try:
-        _check_outputs({"json": json_out, "html": html_out})
+        _check_outputs(_outputs(json_out, html_out, sarif_out, markdown_out, csv_out))
         user_pass = None
         if creds is not None:
             user, sep, password = creds.partition(":")
@@ -456,7 +485,8 @@ def image(
                                    ImageOptions(limits=Limits(), python=python, offline=offline))
         except (SourceError, RegistryError) as e:  # nothing could be read: an empty, incomplete result
             result = _failed_result(reference, ruleset, str(e))
-        code = _report(result, {"json": json_out, "html": html_out}, fail_on, verbose, quiet, stderr)
+        outputs = _outputs(json_out, html_out, sarif_out, markdown_out, csv_out)
+        code = _report(result, outputs, fail_on, verbose, quiet, stderr)
     except UsageError as e:
         _error(stderr, str(e))
         code = EXIT_USAGE

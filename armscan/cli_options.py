@@ -27,6 +27,12 @@ _PY = "Python"
 JsonOut = Annotated[str | None, typer.Option("--json", metavar="FILE",
                                              help="Write the JSON result to FILE ('-' for stdout).")]
 HtmlOut = Annotated[str | None, typer.Option("--html", metavar="FILE", help="Write the HTML report to FILE.")]
+SarifOut = Annotated[str | None, typer.Option("--sarif", metavar="FILE",
+                                              help="Write SARIF 2.1.0 to FILE ('-' for stdout).")]
+MarkdownOut = Annotated[str | None, typer.Option("--markdown", metavar="FILE",
+                                                 help="Write a pull-request comment summary to FILE ('-' for stdout).")]
+CsvOut = Annotated[str | None, typer.Option("--csv", metavar="FILE",
+                                            help="Write the findings as CSV to FILE ('-' for stdout).")]
 FailOnOption = Annotated[FailOn, typer.Option("--fail-on", case_sensitive=False,
                                               help="Exit 1 when a finding is at or above this severity.")]
 Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, max=512,

@@ -12,9 +12,10 @@ import json
 from typing import Any
 
 from armscan.model import Artifact, Finding, ScanResult
+from armscan.plan import build_plan
 from armscan.reporters.summary import summarize
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 
 def _plain(value: Any) -> Any:
@@ -75,6 +76,7 @@ def to_document(result: ScanResult) -> dict[str, Any]:
         "packages": _plain(result.packages),
         "targets": list(result.targets),
         "images": _plain(result.images),
+        "plan": _plain(build_plan(result)),
         "skipped": _plain(result.skipped),
     }
 

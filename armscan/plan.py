@@ -1,0 +1,131 @@
+"""Turn findings into a work plan: items grouped by the kind of work, each with steps, evidence and effort;
+totals per kind; and a verdict for the target. How to group and what to do is data, in
+rules/knowledge/work-plan.yaml.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from armscan.model import Confidence, Effort, Finding, PortStatus, ScanResult, Severity, WorkKind
+from armscan.resources import load_yaml, rules_dir
+
+MAX_EVIDENCE = 25
+_CONFIDENCE_RANK = {Confidence.HIGH: 3, Confidence.MEDIUM: 2, Confidence.LOW: 1}
+_EFFORT_RANK = {Effort.TRIVIAL: 1, Effort.SMALL: 2, Effort.MEDIUM: 3, Effort.LARGE: 4}
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    kind: WorkKind
+    subject: str
+    title: str
+    steps: tuple[str, ...]
+    evidence: tuple[str, ...]
+    severity: Severity
+    confidence: Confidence
+    effort: Effort
+    days: float
+    rules: tuple[str, ...]
+    findings: int
+
+
+@dataclass(frozen=True)
+class KindTotal:
+    kind: WorkKind
+    label: str
+    items: int
+    findings: int
+    days: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    verdict: str  # ready | ready-after-work | blocked
+    reason: str
+    items: tuple[WorkItem, ...]
+    totals: tuple[KindTotal, ...]
+    days: float
+
+
+@lru_cache(maxsize=1)
+def _knowledge() -> dict[str, Any]:
+    data: dict[str, Any] = load_yaml((rules_dir() / "knowledge" / "work-plan.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+def _kind(finding: Finding) -> WorkKind:
+    return WorkKind.VERIFY if finding.status is PortStatus.PORTED else finding.work
+
+
+def _subject(finding: Finding, kind: WorkKind) -> str:
+    path = finding.location.path
+    if kind is WorkKind.REBUILD_IMAGE:
+        return path.split("!", 1)[0]
+    if finding.rule_id.startswith("ARM-PY-") and finding.rule_id != "ARM-PY-WHEEL-FILE-X86" and finding.location.match:
+        return finding.location.match
+    return path
+
+
+def _evidence(finding: Finding) -> str:
+    where = finding.location.path + (f":{finding.location.line}" if finding.location.line else "")
+    return f"{where}: {finding.message}"
+
+
+def build_plan(result: ScanResult) -> Plan:
+    knowledge = _knowledge()
+    days_of = {Effort(k): float(v) for k, v in knowledge["effort-days"].items()}
+    share = float(knowledge["additional-finding-share"])
+    groups: dict[tuple[WorkKind, str], list[Finding]] = defaultdict(list)
+    for finding in result.findings:
+        kind = _kind(finding)
+        groups[(kind, _subject(finding, kind))].append(finding)
+    items = []
+    for (kind, subject), findings in groups.items():
+        spec = knowledge["kinds"][kind.value]
+        findings.sort(key=lambda f: (-f.severity.rank, f.location.path, f.location.line or 0))
+        # a ported place needs a check on the target, not the porting work its rule describes
+        efforts = sorted((days_of[Effort.SMALL if kind is WorkKind.VERIFY else f.effort] for f in findings),
+                         reverse=True)
+        days = efforts[0] + share * sum(efforts[1:])
+        items.append(WorkItem(
+            kind=kind, subject=subject, title=str(spec["title"]).format(subject=subject),
+            steps=tuple(str(s) for s in spec["steps"]),
+            evidence=tuple(_evidence(f) for f in findings[:MAX_EVIDENCE])
+            + ((f"... and {len(findings) - MAX_EVIDENCE} more",) if len(findings) > MAX_EVIDENCE else ()),
+            severity=max((f.severity for f in findings), key=lambda s: s.rank),
+            confidence=min((f.confidence for f in findings), key=lambda c: _CONFIDENCE_RANK[c]),
+            effort=max((f.effort for f in findings), key=lambda e: _EFFORT_RANK[e]),
+            days=round(days, 2), rules=tuple(sorted({f.rule_id for f in findings})), findings=len(findings)))
+    order = {kind: int(spec["order"]) for kind, spec in knowledge["kinds"].items()}
+    items.sort(key=lambda i: (order[i.kind.value], -i.severity.rank, i.subject))
+    totals = []
+    for kind_name, spec in sorted(knowledge["kinds"].items(), key=lambda kv: int(kv[1]["order"])):
+        of_kind = [i for i in items if i.kind.value == kind_name]
+        if of_kind:
+            totals.append(KindTotal(WorkKind(kind_name), str(spec["label"]), len(of_kind),
+                                    sum(i.findings for i in of_kind), round(sum(i.days for i in of_kind), 2)))
+    verdict, reason = _verdict(result, items)
+    return Plan(verdict, reason, tuple(items), tuple(totals), round(sum(i.days for i in items), 2))
+
+
+def _verdict(result: ScanResult, items: list[WorkItem]) -> tuple[str, str]:
+    blocking = [i for i in items if i.kind is WorkKind.REPLACE_DEPENDENCY and i.severity is Severity.BLOCKER]
+    if blocking:
+        names = ", ".join(i.subject for i in blocking[:5])
+        return "blocked", f"nothing installable on aarch64 for {names}: each needs a replacement before the move"
+    work = [i for i in items if i.kind is not WorkKind.VERIFY and i.severity.at_least(Severity.LOW)]
+    unknown = len(result.skipped)
+    if work or unknown or not result.complete:
+        parts = []
+        if work:
+            parts.append(f"{len(work)} work item{'s' if len(work) != 1 else ''}")
+        if unknown:
+            parts.append(f"{unknown} thing{'s' if unknown != 1 else ''} not checked")
+        if not result.complete:
+            parts.append("an incomplete scan")
+        return "ready-after-work", "; ".join(parts)
+    return "ready", "nothing to change; verify the ported paths on the target" if items else "nothing to change"

@@ -1,0 +1,110 @@
+"""Read saved JSON results back into the findings model, so that they can be rendered again or merged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from armscan.model import (
+    Artifact,
+    Confidence,
+    Effort,
+    ElfDetails,
+    Finding,
+    ImageRecord,
+    Location,
+    PackageRecord,
+    PortStatus,
+    RuleInfo,
+    RulePackInfo,
+    ScanResult,
+    Severity,
+    Skipped,
+    SkipReason,
+    Slice,
+    Stats,
+    WorkKind,
+)
+
+
+class ResultError(Exception):
+    """A file that is not an armscan JSON result this version can read."""
+
+
+def _rule(rule_id: str, data: dict[str, Any]) -> RuleInfo:
+    return RuleInfo(rule_id, str(data["title"]), Severity(data["severity"]), Confidence(data["confidence"]),
+                    Effort(data["effort"]), WorkKind(data["work"]),
+                    tuple((PortStatus(k), str(v)) for k, v in data["advice"].items()), tuple(data["references"]))
+
+
+def _finding(data: dict[str, Any], rules: dict[str, RuleInfo]) -> Finding:
+    rule = rules[data["rule_id"]]
+    status = PortStatus(data["status"])
+    advice = dict(rule.advice)
+    loc = data["location"]
+    return Finding(rule.id, rule.title, Severity(data["severity"]), Confidence(data["confidence"]),
+                   Effort(data["effort"]), WorkKind(data["work"]), str(data["message"]),
+                   advice.get(status, advice.get(PortStatus.UNPORTED, "")),
+                   Location(loc["path"], loc["line"], loc["column"], loc["end_column"], loc["snippet"], loc["match"]),
+                   rule.references, status)
+
+
+def _artifact(data: dict[str, Any]) -> Artifact:
+    elf = data.get("elf")
+    details = ElfDetails(**{**elf, "needed": tuple(elf["needed"]),
+                            "glibc_versions": tuple(elf["glibc_versions"])}) if elf else None
+    return Artifact(data["path"], data["format"], tuple(data["machines"]), data["kind"], data["size"], data["bits"],
+                    data["endianness"], details,
+                    tuple(data["imports"]), tuple(Slice(**s) for s in data["slices"]), tuple(data["notes"]),
+                    data.get("owner"))
+
+
+def from_document(doc: dict[str, Any]) -> ScanResult:
+    version = str(doc.get("schema_version", ""))
+    if not version.startswith("1."):
+        raise ResultError(f"schema version {version or 'missing'}: not an armscan 1.x result")
+    rules = {rid: _rule(rid, data) for rid, data in doc["rules"].items()}
+    images = tuple(ImageRecord(**{**i, "platforms": tuple(i["platforms"]),
+                                  "base_platforms": tuple(i["base_platforms"])}) for i in doc.get("images", []))
+    return ScanResult(
+        tool_version=doc["tool"]["version"], inputs=tuple(doc["inputs"]), started_at=doc["started_at"],
+        rule_packs=tuple(RulePackInfo(**p) for p in doc["rule_packs"]),
+        artifacts=tuple(_artifact(a) for a in doc["artifacts"]),
+        findings=tuple(_finding(f, rules) for f in doc["findings"]),
+        skipped=tuple(Skipped(s["path"], SkipReason(s["reason"]), s["detail"]) for s in doc["skipped"]),
+        stats=Stats(**doc["stats"]), complete=bool(doc["complete"]), errors=tuple(doc["errors"]),
+        rules=tuple(rules.values()),
+        packages=tuple(PackageRecord(**{**p, "chain": tuple(p["chain"])}) for p in doc.get("packages", [])),
+        targets=tuple(doc.get("targets", [])), images=images)
+
+
+def load(path: Path) -> ScanResult:
+    try:
+        doc = json.loads(path.read_bytes())
+        return from_document(doc)
+    except OSError as e:
+        raise ResultError(f"{path}: {e.strerror or e}") from e
+    except (ValueError, KeyError, TypeError) as e:
+        raise ResultError(f"{path}: not an armscan JSON result ({type(e).__name__}: {e})") from e
+
+
+def merge(results: list[ScanResult]) -> ScanResult:
+    """Many results (one per repository or image) as one."""
+    if len(results) == 1:
+        return results[0]
+    rules = {r.id: r for result in results for r in result.rules}
+    packs = {(p.name, p.version): p for result in results for p in result.rule_packs}
+    return ScanResult(
+        tool_version=results[0].tool_version, inputs=tuple(i for r in results for i in r.inputs),
+        started_at=min(r.started_at for r in results), rule_packs=tuple(packs.values()),
+        artifacts=tuple(a for r in results for a in r.artifacts),
+        findings=tuple(f for r in results for f in r.findings),
+        skipped=tuple(s for r in results for s in r.skipped),
+        stats=Stats(sum(r.stats.files_seen for r in results), sum(r.stats.files_analyzed for r in results),
+                    sum(r.stats.source_files_scanned for r in results), sum(r.stats.bytes_read for r in results),
+                    round(sum(r.stats.duration_seconds for r in results), 3)),
+        complete=all(r.complete for r in results), errors=tuple(e for r in results for e in r.errors),
+        rules=tuple(rules.values()), packages=tuple(p for r in results for p in r.packages),
+        targets=tuple(sorted({t for r in results for t in r.targets})),
+        images=tuple(i for r in results for i in r.images))

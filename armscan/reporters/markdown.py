@@ -1,0 +1,72 @@
+"""A summary sized for a pull-request comment: verdict, counts, the work plan, the worst findings in
+collapsed sections, capped in length with a note of what was left out."""
+
+from __future__ import annotations
+
+from armscan.model import ScanResult, Severity
+from armscan.plan import build_plan
+
+MAX_CHARS = 60_000  # GitHub comments take 65,536
+MAX_FINDINGS = 100
+_VERDICT = {"ready": "Ready for aarch64", "ready-after-work": "Ready after work", "blocked": "Blocked"}
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+
+
+def render(result: ScanResult, threshold: Severity | None, max_chars: int = MAX_CHARS) -> str:
+    plan = build_plan(result)
+    failing = len(result.findings_at_or_above(threshold)) if threshold else 0
+    gate = (f"{failing} finding(s) at or above `{threshold.value}`: **fail**" if failing and threshold
+            else f"nothing at or above `{threshold.value}`: pass" if threshold else "no gate")
+    lines = [f"## armscan: {_VERDICT[plan.verdict]}", "",
+             f"{_escape(plan.reason)}. Gate: {gate}. Estimated work: {plan.days:g} day(s).", ""]
+    if not result.complete:
+        lines += ["> **Incomplete scan**: " + _escape("; ".join(result.errors)), ""]
+    lines += ["| blocker | high | medium | low | info |", "| --- | --- | --- | --- | --- |",
+              "| " + " | ".join(str(sum(1 for f in result.findings if f.severity is s)) for s in Severity) + " |", ""]
+    if plan.totals:
+        lines += ["| Work | Items | Findings | Days |", "| --- | --- | --- | --- |"]
+        lines += [f"| {t.label} | {t.items} | {t.findings} | {t.days:g} |" for t in plan.totals]
+        lines.append("")
+    head = "\n".join(lines)
+    sections: list[str] = []
+    if plan.items:
+        body = ["<details><summary>Work plan</summary>", ""]
+        for item in plan.items:
+            body.append(f"- **{_escape(item.title)}** ({item.severity.value}, {item.days:g} d, "
+                        f"{item.findings} finding(s))")
+        sections.append("\n".join([*body, "", "</details>", ""]))
+    findings = sorted(result.findings, key=lambda f: (-f.severity.rank, f.location.path, f.location.line or 0))
+    budget = max_chars - len(head) - sum(len(x) for x in sections) - 1000
+    rows: list[str] = []
+    for f in findings[:MAX_FINDINGS]:
+        where = f.location.path + (f":{f.location.line}" if f.location.line else "")
+        row = f"| {f.severity.value} | `{f.rule_id}` | `{_escape(where)}` | {_escape(f.message)} |"
+        if sum(len(r) + 1 for r in rows) + len(row) > budget:
+            break
+        rows.append(row)
+    if rows:
+        body = ["<details><summary>Findings</summary>", "", "| Severity | Rule | Where | Message |",
+                "| --- | --- | --- | --- |", *rows]
+        sections.append("\n".join([*body, "", "</details>", ""]))
+    if result.skipped:
+        sections.append(f"{len(result.skipped)} thing(s) could not be checked: they count as unknown, not ready.\n")
+    text = head
+    cut = len(findings) - len(rows)
+    for section in sections:
+        if len(text) + len(section) > max_chars:
+            cut_note = "the rest of the report"
+            break
+        text += "\n" + section
+    else:
+        cut_note = ""
+    notes = []
+    if cut:
+        notes.append(f"{cut} more finding(s)")
+    if cut_note:
+        notes.append(cut_note)
+    if notes:
+        text += f"\n_Left out to fit a comment: {', '.join(notes)}; the JSON, SARIF or HTML output has everything._\n"
+    return text
