@@ -20,7 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from armscan import __version__
 from armscan.cli_options import (
     Audit,
+    BaselineOption,
     CacheDir,
+    ConfigOption,
     CsvOut,
     ExtraIndexUrl,
     FailOn,
@@ -44,6 +46,8 @@ from armscan.cli_options import (
     Timeout,
     Verbose,
 )
+from armscan.config import Config, ConfigError
+from armscan.config import load as load_config
 from armscan.limits import Limits
 from armscan.model import ScanResult, Severity
 from armscan.python.analyze import PythonOptions
@@ -184,12 +188,14 @@ def _exit_code(result: ScanResult, threshold: Severity | None) -> int:
 @app.command()
 def scan(
     paths: Annotated[list[Path], typer.Argument(help="Folders or files to scan.", show_default=False)],
+    config_file: ConfigOption = None,
     json_out: JsonOut = None,
     html_out: HtmlOut = None,
     sarif_out: SarifOut = None,
     markdown_out: MarkdownOut = None,
     csv_out: CsvOut = None,
-    fail_on: FailOnOption = FailOn.HIGH,
+    fail_on: FailOnOption = None,
+    baseline: BaselineOption = None,
     jobs: Jobs = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", metavar="GLOB",
                                                          help="Skip paths matching GLOB (gitignore syntax); "
@@ -206,7 +212,7 @@ def scan(
     find_links: FindLinks = None,
     offline: Offline = False,
     python_version: PythonVersion = None,
-    glibc: Glibc = "2.34",
+    glibc: Glibc = None,
     musl: Musl = None,
     cache_dir: CacheDir = None,
     timeout: Timeout = 15.0,
@@ -222,15 +228,23 @@ def scan(
         for path in paths:
             if not os.path.lexists(path):
                 raise UsageError(f"{path}: no such file or folder")
+        config = _config(config_file, [p if p.is_dir() else p.parent for p in paths])
+        offline = offline or config.get("offline", False)
+        no_index = no_index or config.get("no-index", False)
+        find_links = find_links or config.get("find-links")
         python = None if no_index and not find_links else _python_options(
-            index_url, extra_index_url or [], offline, python_version, glibc, musl, cache_dir, timeout, audit, osv_url,
-            find_links or [], no_index)
+            index_url or config.get("index-url"), extra_index_url or config.get("extra-index-url") or [], offline,
+            python_version or config.get("python-version"), glibc or config.get("glibc"), musl or config.get("musl"),
+            cache_dir, timeout, audit or config.get("audit", False), osv_url, find_links or [], no_index)
         outputs = _outputs(json_out, html_out, sarif_out, markdown_out, csv_out)
-        request = _Request([(str(p), str(p)) for p in paths], outputs, fail_on,
-                           ScanOptions(jobs=jobs, excludes=tuple(exclude or ()), use_ignore_files=not no_ignore,
-                                       limits=Limits(), python=python,
-                                       registry=None if offline else _registry(insecure_registry, registry_timeout)),
-                           frozenset(disable or ()))
+        registry = None if offline else _registry(insecure_registry or config.get("insecure-registry"),
+                                                  registry_timeout)
+        request = _Request([(str(p), str(p)) for p in paths], outputs, _fail_on(fail_on, config),
+                           ScanOptions(jobs=jobs, excludes=tuple(exclude or config.get("exclude", ())),
+                                       use_ignore_files=not (no_ignore or config.get("no-ignore", False)),
+                                       limits=Limits(), python=python, registry=registry),
+                           frozenset(disable or config.get("disable", ())),
+                           baseline=baseline or _path(config.path("baseline")))
         code = _run_scan(request, verbose, quiet, stderr)
     except UsageError as e:
         _error(stderr, str(e))
@@ -251,7 +265,8 @@ def env(
     sarif_out: SarifOut = None,
     markdown_out: MarkdownOut = None,
     csv_out: CsvOut = None,
-    fail_on: FailOnOption = FailOn.HIGH,
+    fail_on: FailOnOption = None,
+    baseline: BaselineOption = None,
     jobs: Jobs = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
@@ -261,7 +276,7 @@ def env(
     find_links: FindLinks = None,
     offline: Offline = False,
     python_version: PythonVersion = None,
-    glibc: Glibc = "2.34",
+    glibc: Glibc = None,
     musl: Musl = None,
     cache_dir: CacheDir = None,
     timeout: Timeout = 15.0,
@@ -290,9 +305,10 @@ def env(
         options = None if no_index and not find_links else _python_options(
             index_url, extra_index_url or [], offline, python_version, glibc, musl, cache_dir, timeout, audit, osv_url,
             find_links or [], no_index)
-        request = _Request(folders, _outputs(json_out, html_out, sarif_out, markdown_out, csv_out), fail_on,
+        request = _Request(folders, _outputs(json_out, html_out, sarif_out, markdown_out, csv_out),
+                           fail_on or FailOn.HIGH,
                            ScanOptions(jobs=jobs, use_ignore_files=False, limits=Limits(), python=options),
-                           frozenset(), binaries_only=True)
+                           frozenset(), binaries_only=True, baseline=baseline)
         code = _run_scan(request, verbose, quiet, stderr)
     except UsageError as e:
         _error(stderr, str(e))
@@ -308,7 +324,7 @@ def _version_pair(text: str, flag: str) -> tuple[int, int]:
 
 
 def _python_options(index_url: str | None, extras: list[str], offline: bool, python_version: str | None,
-                    glibc: str, musl: str | None, cache_dir: Path | None, timeout: float, audit: bool,
+                    glibc: str | None, musl: str | None, cache_dir: Path | None, timeout: float, audit: bool,
                     osv_url: str | None, find_links: list[str], no_index: bool) -> PythonOptions:
     import platformdirs
 
@@ -326,7 +342,7 @@ def _python_options(index_url: str | None, extras: list[str], offline: bool, pyt
         extra_index_urls=tuple(extras),
         python_version=_version_pair(python_version, "--python-version") if python_version else None,
         libc="musl" if musl else "glibc",
-        libc_version=_version_pair(musl, "--musl") if musl else _version_pair(glibc, "--glibc"),
+        libc_version=_version_pair(musl, "--musl") if musl else _version_pair(glibc or "2.34", "--glibc"),
         offline=offline,
         cache_dir=cache_dir or Path(platformdirs.user_cache_dir("armscan")) / "index",
         timeout=timeout,
@@ -360,6 +376,22 @@ class _Request:
     options: ScanOptions
     disabled: frozenset[str]
     binaries_only: bool = False  # installed environments: their source is not the user's to port
+    baseline: Path | None = None
+
+
+def _config(explicit: Path | None, folders: list[Path]) -> Config:
+    try:
+        return load_config(explicit, folders)
+    except ConfigError as e:
+        raise UsageError(str(e)) from e
+
+
+def _fail_on(flag: FailOn | None, config: Config) -> FailOn:
+    return flag if flag is not None else FailOn(config.get("fail-on", "high"))
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
 
 
 def _outputs(json_out: str | None, html_out: str | None, sarif_out: str | None, markdown_out: str | None,
@@ -396,12 +428,19 @@ def _run_scan(request: _Request, verbose: int, quiet: bool, stderr: Console) -> 
     finally:
         if progress is not None:
             progress.stop()
-    return _report(result, request.outputs, request.fail_on, verbose, quiet, stderr)
+    return _report(result, request.outputs, request.fail_on, verbose, quiet, stderr, request.baseline)
 
 
 def _report(result: ScanResult, outputs: dict[str, str | None], fail_on: FailOn, verbose: int, quiet: bool,
-            stderr: Console) -> int:
-    """Write the outputs asked for, print the terminal summary and errors, and return the exit code."""
+            stderr: Console, baseline: Path | None = None) -> int:
+    """Apply the baseline, write the outputs asked for, print the summary and errors, return the exit code."""
+    if baseline is not None:
+        from armscan.gate import BaselineError, apply_baseline, load_baseline
+
+        try:
+            result = apply_baseline(result, load_baseline(baseline))
+        except BaselineError as e:
+            raise UsageError(str(e)) from e
     threshold = fail_on.threshold()
     renderers = _renderers(result, threshold)
     if sum(1 for target in outputs.values() if target == "-") > 1:
@@ -432,7 +471,8 @@ def image(
     sarif_out: SarifOut = None,
     markdown_out: MarkdownOut = None,
     csv_out: CsvOut = None,
-    fail_on: FailOnOption = FailOn.HIGH,
+    fail_on: FailOnOption = None,
+    baseline: BaselineOption = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
     creds: Annotated[str | None, typer.Option(
@@ -486,7 +526,94 @@ def image(
         except (SourceError, RegistryError) as e:  # nothing could be read: an empty, incomplete result
             result = _failed_result(reference, ruleset, str(e))
         outputs = _outputs(json_out, html_out, sarif_out, markdown_out, csv_out)
-        code = _report(result, outputs, fail_on, verbose, quiet, stderr)
+        code = _report(result, outputs, fail_on or FailOn.HIGH, verbose, quiet, stderr, baseline)
+    except UsageError as e:
+        _error(stderr, str(e))
+        code = EXIT_USAGE
+    raise typer.Exit(code)
+
+
+@app.command("report")
+def report(
+    results: Annotated[list[Path], typer.Argument(help="JSON results saved with --json (one per repository or "
+                                                       "image); several are merged into one report.",
+                                                  show_default=False)],
+    json_out: JsonOut = None,
+    html_out: HtmlOut = None,
+    sarif_out: SarifOut = None,
+    markdown_out: MarkdownOut = None,
+    csv_out: CsvOut = None,
+    fail_on: FailOnOption = None,
+    baseline: BaselineOption = None,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Render saved results again, or merge many into one organisation-wide report."""
+    from armscan.reporters.load import ResultError, load, merge
+
+    stderr = Console(stderr=True)
+    try:
+        outputs = _outputs(json_out, html_out, sarif_out, markdown_out, csv_out)
+        _check_outputs(outputs)
+        try:
+            merged = merge([load(path) for path in results])
+        except ResultError as e:
+            raise UsageError(str(e)) from e
+        code = _report(merged, outputs, fail_on or FailOn.HIGH, verbose, quiet, stderr, baseline)
+    except UsageError as e:
+        _error(stderr, str(e))
+        code = EXIT_USAGE
+    raise typer.Exit(code)
+
+
+baseline_app = typer.Typer(help="Baselines: accept today's findings so that only new ones fail the gate.",
+                           no_args_is_help=True)
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("create")
+def baseline_create(
+    inputs: Annotated[list[Path], typer.Argument(help="Folders to scan, or JSON results saved with --json.",
+                                                 show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE",
+                                         help="Where to write the baseline.")] = Path("armscan-baseline.json"),
+    config_file: ConfigOption = None,
+    offline: Offline = False,
+    no_index: NoIndex = False,
+) -> None:
+    """Write a baseline of the current findings (a scan of the folders, or saved results)."""
+    from armscan.gate import create_baseline
+    from armscan.reporters.load import ResultError, load, merge
+
+    stderr = Console(stderr=True)
+    try:
+        _check_output(str(output))
+        if all(p.is_file() and p.suffix == ".json" for p in inputs):
+            try:
+                result = merge([load(p) for p in inputs])
+            except ResultError as e:
+                raise UsageError(str(e)) from e
+        else:
+            for path in inputs:
+                if not os.path.lexists(path):
+                    raise UsageError(f"{path}: no such file or folder")
+            config = _config(config_file, [p if p.is_dir() else p.parent for p in inputs])
+            offline = offline or config.get("offline", False)
+            no_index = no_index or config.get("no-index", False)
+            python = None if no_index else _python_options(
+                config.get("index-url"), config.get("extra-index-url") or [], offline, config.get("python-version"),
+                config.get("glibc"), config.get("musl"), None, 15.0, False, None, config.get("find-links") or [],
+                False)
+            ruleset = _load_ruleset(frozenset(config.get("disable", ())))
+            result = scan_paths([(str(p), str(p)) for p in inputs], ruleset,
+                                ScanOptions(excludes=tuple(config.get("exclude", ())), limits=Limits(), python=python,
+                                            registry=None if offline else _registry(None, 30.0)))
+        write_output(str(output), create_baseline(result))
+        counted = sum(1 for f in result.findings if not (f.suppressed or "").startswith("inline"))
+        Console(stderr=True).print(f"wrote {output}: {counted} findings", highlight=False)
+        code = EXIT_OK if result.complete else EXIT_INCOMPLETE
+        for error in result.errors:
+            _error(stderr, error)
     except UsageError as e:
         _error(stderr, str(e))
         code = EXIT_USAGE

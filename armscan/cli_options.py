@@ -33,8 +33,16 @@ MarkdownOut = Annotated[str | None, typer.Option("--markdown", metavar="FILE",
                                                  help="Write a pull-request comment summary to FILE ('-' for stdout).")]
 CsvOut = Annotated[str | None, typer.Option("--csv", metavar="FILE",
                                             help="Write the findings as CSV to FILE ('-' for stdout).")]
-FailOnOption = Annotated[FailOn, typer.Option("--fail-on", case_sensitive=False,
-                                              help="Exit 1 when a finding is at or above this severity.")]
+FailOnOption = Annotated[FailOn | None, typer.Option("--fail-on", case_sensitive=False, show_default=False,
+                                                     help="Exit 1 when a finding is at or above this severity "
+                                                          "[default: high].")]
+BaselineOption = Annotated[Path | None, typer.Option("--baseline", metavar="FILE",
+                                                     help="Findings this baseline lists do not fail the gate "
+                                                          "(see 'armscan baseline create').")]
+ConfigOption = Annotated[Path | None, typer.Option("--config", metavar="FILE",
+                                                   help="Settings file (.armscan.toml, or a pyproject.toml with "
+                                                        "[tool.armscan]); default: looked for in the scanned "
+                                                        "folder, then here.")]
 Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, max=512,
                                           help="Worker processes (default: available cores).")]
 Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True,
@@ -56,8 +64,9 @@ Offline = Annotated[bool, typer.Option("--offline", help="Ask no registry, and p
 PythonVersion = Annotated[str | None, typer.Option("--python-version", metavar="X.Y", rich_help_panel=_PY,
                                                    help="Target Python (default: the environment's, else "
                                                         "requires-python, else this interpreter).")]
-Glibc = Annotated[str, typer.Option("--glibc", metavar="X.Y", rich_help_panel=_PY,
-                                    help="Target glibc version (Amazon Linux 2: 2.26; 2023: 2.34).")]
+Glibc = Annotated[str | None, typer.Option("--glibc", metavar="X.Y", rich_help_panel=_PY, show_default=False,
+                                           help="Target glibc version [default: 2.34, Amazon Linux 2023; Amazon "
+                                                "Linux 2: 2.26].")]
 Musl = Annotated[str | None, typer.Option("--musl", metavar="X.Y", rich_help_panel=_PY,
                                           help="Target musl libc instead of glibc (Alpine: 1.2).")]
 CacheDir = Annotated[Path | None, typer.Option("--cache-dir", metavar="DIR", rich_help_panel=_PY,

@@ -111,6 +111,7 @@ class Finding:
     location: Location
     references: tuple[str, ...] = ()
     status: PortStatus = PortStatus.UNPORTED
+    suppressed: str | None = None  # "baseline", or "inline: <reason>": reported, but not counted by the gate
 
     @property
     def ported(self) -> bool:
@@ -268,4 +269,5 @@ class ScanResult:
     images: tuple[ImageRecord, ...] = ()
 
     def findings_at_or_above(self, threshold: Severity) -> list[Finding]:
-        return [f for f in self.findings if f.severity.at_least(threshold)]
+        """What the gate counts: suppressed findings (baseline, inline) are left out."""
+        return [f for f in self.findings if f.severity.at_least(threshold) and f.suppressed is None]

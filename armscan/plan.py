@@ -81,6 +81,8 @@ def build_plan(result: ScanResult) -> Plan:
     share = float(knowledge["additional-finding-share"])
     groups: dict[tuple[WorkKind, str], list[Finding]] = defaultdict(list)
     for finding in result.findings:
+        if (finding.suppressed or "").startswith("inline"):
+            continue  # judged not to need work, with a reason in the source
         kind = _kind(finding)
         groups[(kind, _subject(finding, kind))].append(finding)
     items = []

@@ -15,6 +15,7 @@ from typing import Protocol
 from armscan import __version__
 from armscan.analyzers.files import Collector, analyze_file
 from armscan.docker import phase as docker_phase
+from armscan.gate import apply_inline
 from armscan.limits import Limits
 from armscan.model import Artifact, Finding, PackageRecord, ScanResult, Skipped, SkipReason, Stats
 from armscan.python import phase as python_phase
@@ -175,6 +176,7 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         docker = docker_phase.run(entries, ruleset, options.registry)
         merge.findings.extend(docker.findings)
         merge.skipped.extend(docker.skipped)
+        merge.findings = apply_inline(merge.findings, {e.display: e.path for e in entries})
     except KeyboardInterrupt:
         complete = False
         errors.append("interrupted before every file was analyzed")

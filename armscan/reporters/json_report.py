@@ -37,6 +37,7 @@ def _finding(f: Finding) -> dict[str, Any]:
         "effort": f.effort.value,
         "work": f.work.value,
         "status": f.status.value,
+        "suppressed": f.suppressed,
         "message": f.message,
         "location": {"path": loc.path, "line": loc.line, "column": loc.column, "end_column": loc.end_column,
                      "snippet": loc.snippet, "match": loc.match},

@@ -47,7 +47,7 @@ def _finding(data: dict[str, Any], rules: dict[str, RuleInfo]) -> Finding:
                    Effort(data["effort"]), WorkKind(data["work"]), str(data["message"]),
                    advice.get(status, advice.get(PortStatus.UNPORTED, "")),
                    Location(loc["path"], loc["line"], loc["column"], loc["end_column"], loc["snippet"], loc["match"]),
-                   rule.references, status)
+                   rule.references, status, data.get("suppressed"))
 
 
 def _artifact(data: dict[str, Any]) -> Artifact:

@@ -49,6 +49,12 @@ def _location(finding: Finding) -> dict[str, Any]:
     return location
 
 
+def _suppression(reason: str) -> dict[str, Any]:
+    if reason == "baseline":
+        return {"kind": "external", "justification": "listed in the armscan baseline"}
+    return {"kind": "inSource", "justification": reason.removeprefix("inline: ")}
+
+
 def to_document(result: ScanResult) -> dict[str, Any]:
     rule_ids = sorted({f.rule_id for f in result.findings})
     infos = {r.id: r for r in result.rules}
@@ -82,6 +88,7 @@ def to_document(result: ScanResult) -> dict[str, Any]:
             "message": {"text": finding.message},
             "locations": [_location(finding)],
             "partialFingerprints": {"armscanFinding/v1": fingerprint(finding)},
+            **({"suppressions": [_suppression(finding.suppressed)]} if finding.suppressed else {}),
             "properties": {"severity": finding.severity.value, "confidence": finding.confidence.value,
                            "effort": finding.effort.value, "work": finding.work.value,
                            "status": finding.status.value},

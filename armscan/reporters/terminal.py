@@ -28,7 +28,7 @@ def render(result: ScanResult, console: Console, *, threshold: Severity | None, 
            limit: int = 40) -> None:
     shown_floor = Severity.INFO if verbose else Severity.LOW
     findings = sorted(
-        (f for f in result.findings if f.severity.at_least(shown_floor)),
+        (f for f in result.findings if f.severity.at_least(shown_floor) and f.suppressed is None),
         key=lambda f: (-f.severity.rank, f.location.path, f.location.line or 0),
     )
     if findings:
@@ -68,6 +68,11 @@ def render(result: ScanResult, console: Console, *, threshold: Severity | None, 
     table.add_row("Native binaries", f"{summary['artifacts']} ({machines})")
     table.add_row("Files", f"{result.stats.files_seen} seen, {result.stats.source_files_scanned} source files "
                            f"checked, {result.stats.duration_seconds:.2f} s")
+    suppressed = [f for f in result.findings if f.suppressed is not None]
+    if suppressed:
+        baseline = sum(1 for f in suppressed if f.suppressed == "baseline")
+        table.add_row("Suppressed", f"{len(suppressed)} not counted by the gate ({baseline} in the baseline, "
+                                    f"{len(suppressed) - baseline} by armscan: ignore comments)")
     if result.skipped:
         table.add_row("Not checked", Text(f"{len(result.skipped)} (unknown: see the skipped list in --json)",
                                           style="yellow"))
