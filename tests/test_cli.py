@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -81,7 +82,11 @@ def test_json_file_and_html_written_with_terminal_summary(tmp_path: Path) -> Non
     doc = json.loads(out_json.read_text())
     validate(doc)
     html = out_html.read_text()
-    assert html.startswith("<!DOCTYPE html>") and "<script" not in html and "ARM-BIN-ELF-X86" in html
+    assert html.startswith("<!DOCTYPE html>") and "ARM-BIN-ELF-X86" in html
+    # self-contained: the data and one inline script allowed by hash, nothing fetched from anywhere
+    assert re.findall(r"<script[^>]*>", html) == ['<script type="application/json" id="armscan-data">', "<script>"]
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", html)
+    assert "script-src 'sha256-" in html
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "r.json"]
 
 
@@ -92,7 +97,7 @@ def test_html_escapes_hostile_file_names(tmp_path: Path) -> None:
     out = tmp_path / "r.html"
     assert run_cli("scan", str(tree), "--html", str(out), "--quiet").returncode == 1
     html = out.read_text()
-    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;!--.c" in html
+    assert "<script>alert(1)" not in html and "\\u003cscript\\u003ealert(1)\\u003c!--.c" in html
 
 
 def test_parallel_and_serial_agree(tmp_path: Path) -> None:
