@@ -1,0 +1,58 @@
+"""The armscan command line: parse flags, run a scan, write outputs, return the exit code.
+
+Each command lives in its own module; they are registered here, in the order `--help` lists them.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from armscan.cli import env, image, report, scan
+from armscan.cli.app import app
+from armscan.cli.common import EXIT_INCOMPLETE, EXIT_USAGE, print_error, print_version
+from armscan.rules_engine.loader import RuleError, load_rules
+
+app.command("scan")(scan.scan)
+app.command("env")(env.env)
+app.command("image")(image.image)
+app.command("report")(report.report)
+app.add_typer(report.baseline_app, name="baseline")
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """armscan finds what stands between your code and 64-bit ARM servers."""
+
+
+@app.command("rules")
+def list_rules() -> None:
+    """List every rule with its ID, severity and title."""
+    try:
+        ruleset = load_rules()
+    except RuleError as e:
+        print_error(Console(stderr=True), str(e))
+        raise typer.Exit(EXIT_USAGE) from e
+    from rich.table import Table
+
+    table = Table(title=f"{ruleset.pack.name} {ruleset.pack.version}: {len(ruleset.rules)} rules",
+                  title_justify="left")
+    for column in ("ID", "Severity", "Title"):
+        table.add_column(column)
+    for rule in sorted(ruleset.rules, key=lambda r: r.id):
+        table.add_row(rule.id, rule.severity.value, rule.title)
+    Console().print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        print_error(Console(stderr=True), "interrupted")
+        sys.exit(EXIT_INCOMPLETE)
