@@ -83,3 +83,11 @@ InsecureRegistry = Annotated[list[str] | None, typer.Option(
     help="Speak plain HTTP to this registry; repeatable.")]
 RegistryTimeout = Annotated[float, typer.Option("--registry-timeout", metavar="SECONDS", min=0.1,
                                                 rich_help_panel="Registry", help="Per-request timeout for registries.")]
+TargetOption = Annotated[list[str] | None, typer.Option(
+    "--target", metavar="CPU", rich_help_panel="Targets",
+    help="CPU profile aarch64 binaries must run on: a1, graviton2, graviton3, graviton4, armv8.0, armv8.2, or an "
+         "instance family (c6g, m7g, r8g...); repeatable [default: graviton2].")]
+OsOption = Annotated[str | None, typer.Option(
+    "--os", metavar="SYSTEM", rich_help_panel="Targets",
+    help="System profile: al2, al2023, ubuntu20.04, ubuntu22.04, ubuntu24.04, debian12, rhel8, rhel9, rhel9-64k, "
+         "alpine [default: al2023].")]

@@ -13,8 +13,8 @@ from typing import Any
 import tomllib
 
 FAIL_ON = ("blocker", "high", "medium", "low", "none")
-_STRING_LISTS = ("exclude", "disable", "extra-index-url", "insecure-registry", "find-links")
-_STRINGS = ("fail-on", "baseline", "index-url", "python-version", "glibc", "musl")
+_STRING_LISTS = ("exclude", "disable", "extra-index-url", "insecure-registry", "find-links", "targets")
+_STRINGS = ("fail-on", "baseline", "index-url", "python-version", "glibc", "musl", "os")
 _BOOLS = ("offline", "no-index", "no-ignore", "audit")
 KEYS = frozenset((*_STRING_LISTS, *_STRINGS, *_BOOLS))
 

@@ -132,6 +132,17 @@ class ElfDetails:
 
 
 @dataclass(frozen=True)
+class IsaUse:
+    """An AArch64 instruction-set extension an ELF's code uses."""
+
+    feature: str  # lse, rcpc, dotprod, fp16, sve, bf16, i8mm
+    count: int
+    unguarded: int  # uses not selected at run time: they run whatever the CPU
+    first_unguarded: int | None = None  # virtual address
+    function: str | None = None
+
+
+@dataclass(frozen=True)
 class Slice:
     """One architecture-specific part of a binary: a Mach-O slice or an ar member."""
 
@@ -157,6 +168,8 @@ class Artifact:
     slices: tuple[Slice, ...] = ()
     notes: tuple[str, ...] = ()
     owner: str | None = None  # the installed package it belongs to, e.g. "pypi:numpy 1.18.5"
+    isa: tuple[IsaUse, ...] = ()  # AArch64 extensions its code uses (aarch64 ELF executables and libraries)
+    packed: str | None = None  # "upx" for a UPX-packed executable
 
     @property
     def is_x86_only(self) -> bool:

@@ -22,6 +22,8 @@ from armscan.python import phase as python_phase
 from armscan.python.analyze import PythonOptions
 from armscan.rules_engine.loader import RuleSet
 from armscan.sources.tree import FileEntry, walk
+from armscan.targets import Targets
+from armscan.targets import check as check_targets
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class ScanOptions:
     limits: Limits = field(default_factory=Limits)
     python: PythonOptions | None = None  # None: requirement files are not checked against an index
     registry: object | None = None  # RegistrySettings for Dockerfile base images; None: not checked (offline)
+    targets: Targets | None = None  # CPUs and system aarch64 binaries are checked against; None: not checked
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,9 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         docker = docker_phase.run(entries, ruleset, options.registry)
         merge.findings.extend(docker.findings)
         merge.skipped.extend(docker.skipped)
+        if options.targets is not None:
+            merge.findings.extend(check_targets(merge.artifacts, ruleset, options.targets))
+            merge.targets.update(options.targets.describe())
         merge.findings = apply_inline(merge.findings, {e.display: e.path for e in entries})
     except KeyboardInterrupt:
         complete = False

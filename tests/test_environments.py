@@ -97,13 +97,15 @@ def test_env_from_interpreter_judges_every_installed_distribution(index: IndexSe
     assert "installed from a manylinux2014_x86_64, manylinux_2_17_x86_64 wheel" in ready["detail"]
     assert [(s["path"].removeprefix(site + "/"), s["reason"]) for s in doc["skipped"]] == [
         ("broken-1.0.dist-info/METADATA", "malformed")]
-    assert doc["targets"] == [f"CPython 3.{sys.version_info[1]}, Linux aarch64, glibc 2.26"]
+    assert doc["targets"] == ["AWS Graviton2 (Neoverse N1, Armv8.2)", "Amazon Linux 2023",
+                              f"CPython 3.{sys.version_info[1]}, Linux aarch64, glibc 2.26"]
 
 
 def test_env_of_a_folder_infers_the_python_version(index: IndexServer, venv: Path, tmp_path: Path) -> None:
     code, doc = run_env(index, str(venv / ".venv"), "--cache-dir", str(tmp_path))
     assert code == 1
-    assert doc["targets"] == [f"CPython 3.{sys.version_info[1]}, Linux aarch64, glibc 2.26"]
+    assert doc["targets"] == ["AWS Graviton2 (Neoverse N1, Armv8.2)", "Amazon Linux 2023",
+                              f"CPython 3.{sys.version_info[1]}, Linux aarch64, glibc 2.26"]
     assert {p["name"] for p in doc["packages"]} == {"app", "capper", "purepkg", "oldnative", "nativeok",
                                                      "intel-openmp", "newglibc"}
 

@@ -239,7 +239,8 @@ def test_cli_end_to_end_json_validates_and_exit_codes(index: IndexServer, tmp_pa
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(proc.stdout)
     jsonschema.Draft202012Validator(json.loads(schema_path("result.schema.json").read_text())).validate(doc)
-    assert doc["targets"] == ["CPython 3.11, Linux aarch64, glibc 2.26"]
+    assert doc["targets"] == ["AWS Graviton2 (Neoverse N1, Armv8.2)", "Amazon Linux 2023",
+                              "CPython 3.11, Linux aarch64, glibc 2.26"]
     assert {p["name"]: p["status"] for p in doc["packages"]}["oldnative"] == "upgrade"
     broken = run_cli("scan", str(tmp_path), "--index-url", index.url + "/error/simple/", "--timeout", "1", *common)
     assert broken.returncode == 3

@@ -18,12 +18,13 @@ import yaml
 from armscan.python.analyze import PythonOptions
 from armscan.resources import rules_dir
 from armscan.rules_engine.loader import RuleSet
+from armscan.targets import resolve as resolve_targets
 from tests.conftest import scan
 from tests.pyindex import IndexServer
 
 MARK = re.compile(r"(?://|#|;|/\*)\s*(ruleid|ok|ported):\s*([A-Z0-9-]+(?:\s*,\s*[A-Z0-9-]+)*)")
-RULE_FILES = sorted(p for p in rules_dir().rglob("*.yaml")
-                    if p.parent != rules_dir() and ".examples" not in str(p) and p.parent.name != "knowledge")
+RULE_FILES = sorted(p for p in rules_dir().rglob("*.yaml") if p.parent != rules_dir() and ".examples" not in str(p)
+                    and p.parent.name not in ("knowledge", "targets"))
 
 
 def _marks(root: Path) -> dict[tuple[str, str, int], str]:
@@ -111,7 +112,9 @@ def test_rule_examples(rule_file: Path, ruleset: RuleSet, tmp_path: Path) -> Non
                                    python_version=(3, 11), libc_version=(2, 26), use_pip_config=False)
             result = scan(examples, rules, display="", use_ignore_files=False, python=python)
     else:
-        result = scan(examples, rules, display="", use_ignore_files=False)
+        settings = yaml.safe_load((examples / "expect.yaml").read_text()) if (examples / "expect.yaml").exists() else {}
+        targets = resolve_targets(settings["targets"], settings.get("os")) if "targets" in settings else None
+        result = scan(examples, rules, display="", use_ignore_files=False, targets=targets)
     assert not result.skipped, result.skipped
     found: dict[tuple[str, str, int], list[bool]] = defaultdict(list)
     for finding in result.findings:

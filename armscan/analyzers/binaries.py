@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import struct
 from dataclasses import replace
 from typing import BinaryIO
 
 from armscan.analyzers.counterparts import Siblings, has_arm_counterpart
 from armscan.analyzers.source import Hit, to_finding
-from armscan.binary import ar, elf, foreign
+from armscan.binary import ar, elf, foreign, isa
 from armscan.binary.headers import Header
-from armscan.model import X86_MACHINES, Artifact, Finding, Location, PortStatus, Slice
+from armscan.model import X86_MACHINES, Artifact, Finding, IsaUse, Location, PortStatus, Slice
 from armscan.rules_engine.loader import RuleSet
 
 _ARM32 = {"arm"}
@@ -20,10 +21,15 @@ def inspect(header: Header, fh: BinaryIO, size: int, display: str) -> Artifact:
     """Build the artifact record, reading only the parts of the file each format needs."""
     if header.format == "elf":
         details = None
+        uses: tuple[IsaUse, ...] = ()
+        notes: tuple[str, ...] = ()
         if header.kind in ("executable", "pie-executable", "shared-object"):
             fh.seek(0)
             details = elf.read_details(fh)
-        notes: tuple[str, ...] = (details.error,) if details is not None and details.error else ()
+            notes = (details.error,) if details.error else ()
+            if header.machines == ("aarch64",) and not details.error:
+                uses, isa_note = _isa(fh)
+                notes += isa_note
         return Artifact(
             path=display,
             format="elf",
@@ -34,6 +40,8 @@ def inspect(header: Header, fh: BinaryIO, size: int, display: str) -> Artifact:
             endianness=header.endianness,
             elf=details,
             notes=notes,
+            isa=uses,
+            packed=_packer(fh),
         )
     if header.format == "ar":
         fh.seek(0)
@@ -67,6 +75,21 @@ def inspect(header: Header, fh: BinaryIO, size: int, display: str) -> Artifact:
         imports=imports,
         notes=notes + error_notes,
     )
+
+
+def _isa(fh: BinaryIO) -> tuple[tuple[IsaUse, ...], tuple[str, ...]]:
+    from elftools.common.exceptions import ELFError
+
+    try:
+        return isa.scan(fh), ()
+    except (ELFError, ValueError, OSError, struct.error) as e:
+        return (), (f"instruction scan failed: {e}",)
+
+
+def _packer(fh: BinaryIO) -> str | None:
+    """UPX writes its "UPX!" header right after the program headers; its stub fails on 64 KB-page kernels."""
+    fh.seek(0)
+    return "upx" if b"UPX!" in fh.read(4096) else None
 
 
 def _variant(artifact: Artifact) -> str | None:

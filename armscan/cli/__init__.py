@@ -5,6 +5,7 @@ Each command lives in its own module; they are registered here, in the order `--
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -55,4 +56,10 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         print_error(Console(stderr=True), "interrupted")
+        sys.exit(EXIT_INCOMPLETE)
+    except Exception as e:  # a bug must not exit 1, which means "findings": it is "could not complete"
+        if os.environ.get("ARMSCAN_DEBUG"):
+            raise
+        print_error(Console(stderr=True), f"internal error: {type(e).__name__}: {e} (set ARMSCAN_DEBUG=1 for "
+                                          "the traceback)")
         sys.exit(EXIT_INCOMPLETE)

@@ -28,6 +28,7 @@ from armscan.python.http import redact
 from armscan.reporters import json_report, terminal
 from armscan.rules_engine.loader import RuleError, RuleSet, load_rules
 from armscan.scan import ScanOptions, scan_paths
+from armscan.targets import Targets
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -285,3 +286,20 @@ def finish(result: ScanResult, outputs: dict[str, str | None], fail_on: FailOn, 
     for error in result.errors:
         print_error(stderr, error)
     return exit_code(result, threshold)
+
+
+def resolve_targets(cpus: list[str] | None, system: str | None) -> Targets:
+    from armscan.targets import TargetError, resolve
+
+    try:
+        return resolve(list(cpus or []), system)
+    except TargetError as e:
+        raise UsageError(str(e)) from e
+
+
+def libc_flags(targets: Targets, glibc: str | None, musl: str | None) -> tuple[str | None, str | None]:
+    """--glibc/--musl, else the --os profile's C library, for judging Python wheels."""
+    if glibc or musl or targets.system.libc_version is None:
+        return glibc, musl
+    version = f"{targets.system.libc_version[0]}.{targets.system.libc_version[1]}"
+    return (None, version) if targets.system.libc == "musl" else (version, None)

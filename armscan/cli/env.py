@@ -12,9 +12,11 @@ from armscan.cli.common import (
     EXIT_USAGE,
     ScanRequest,
     UsageError,
+    libc_flags,
     output_targets,
     print_error,
     python_options,
+    resolve_targets,
     run_scan,
     setup_logging,
 )
@@ -36,10 +38,12 @@ from armscan.cli_options import (
     Musl,
     NoIndex,
     Offline,
+    OsOption,
     OsvUrl,
     PythonVersion,
     Quiet,
     SarifOut,
+    TargetOption,
     Timeout,
     Verbose,
 )
@@ -60,6 +64,8 @@ def env(
     markdown_out: MarkdownOut = None,
     csv_out: CsvOut = None,
     fail_on: FailOnOption = None,
+    target: TargetOption = None,
+    os_name: OsOption = None,
     baseline: BaselineOption = None,
     jobs: Jobs = None,
     verbose: Verbose = 0,
@@ -96,12 +102,15 @@ def env(
                 raise UsageError(f"{info.executable} has no site-packages folder")
             folders.extend((d, d) for d in info.site_dirs)
             python_version = python_version or f"{info.version[0]}.{info.version[1]}"
+        targets = resolve_targets(target, os_name)
+        glibc, musl = libc_flags(targets, glibc, musl)
         options = None if no_index and not find_links else python_options(
             index_url, extra_index_url or [], offline, python_version, glibc, musl, cache_dir, timeout, audit, osv_url,
             find_links or [], no_index)
         request = ScanRequest(folders, output_targets(json_out, html_out, sarif_out, markdown_out, csv_out),
                            fail_on or FailOn.HIGH,
-                           ScanOptions(jobs=jobs, use_ignore_files=False, limits=Limits(), python=options),
+                           ScanOptions(jobs=jobs, use_ignore_files=False, limits=Limits(), python=options,
+                                       targets=targets),
                            frozenset(), binaries_only=True, baseline=baseline)
         code = run_scan(request, verbose, quiet, stderr)
     except UsageError as e:

@@ -17,6 +17,7 @@ from armscan.cli.common import (
     output_targets,
     print_error,
     python_options,
+    resolve_targets,
     setup_logging,
 )
 from armscan.cli_options import (
@@ -35,10 +36,12 @@ from armscan.cli_options import (
     MarkdownOut,
     NoIndex,
     Offline,
+    OsOption,
     OsvUrl,
     Quiet,
     RegistryTimeout,
     SarifOut,
+    TargetOption,
     Timeout,
     Verbose,
 )
@@ -55,6 +58,8 @@ def image(
     markdown_out: MarkdownOut = None,
     csv_out: CsvOut = None,
     fail_on: FailOnOption = None,
+    target: TargetOption = None,
+    os_name: OsOption = None,
     baseline: BaselineOption = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
@@ -105,7 +110,8 @@ def image(
         try:
             source, _ = open_source(reference, settings)
             result = analyze_image(source.label, source, None if offline else registry_opener(settings), ruleset,
-                                   ImageOptions(limits=Limits(), python=python, offline=offline))
+                                   ImageOptions(limits=Limits(), python=python, offline=offline,
+                                                targets=resolve_targets(target, os_name)))
         except (SourceError, RegistryError) as e:  # nothing could be read: an empty, incomplete result
             result = failed_result(reference, ruleset, str(e))
         outputs = output_targets(json_out, html_out, sarif_out, markdown_out, csv_out)

@@ -13,6 +13,7 @@ from armscan.cli.common import (
     EXIT_USAGE,
     ScanRequest,
     UsageError,
+    libc_flags,
     load_settings,
     optional_path,
     output_targets,
@@ -20,6 +21,7 @@ from armscan.cli.common import (
     python_options,
     registry_settings,
     resolve_fail_on,
+    resolve_targets,
     run_scan,
     setup_logging,
 )
@@ -42,11 +44,13 @@ from armscan.cli_options import (
     Musl,
     NoIndex,
     Offline,
+    OsOption,
     OsvUrl,
     PythonVersion,
     Quiet,
     RegistryTimeout,
     SarifOut,
+    TargetOption,
     Timeout,
     Verbose,
 )
@@ -63,6 +67,8 @@ def scan(
     markdown_out: MarkdownOut = None,
     csv_out: CsvOut = None,
     fail_on: FailOnOption = None,
+    target: TargetOption = None,
+    os_name: OsOption = None,
     baseline: BaselineOption = None,
     jobs: Jobs = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", metavar="GLOB",
@@ -97,12 +103,14 @@ def scan(
             if not os.path.lexists(path):
                 raise UsageError(f"{path}: no such file or folder")
         config = load_settings(config_file, [p if p.is_dir() else p.parent for p in paths])
+        targets = resolve_targets(target or config.get("targets"), os_name or config.get("os"))
+        glibc, musl = libc_flags(targets, glibc or config.get("glibc"), musl or config.get("musl"))
         offline = offline or config.get("offline", False)
         no_index = no_index or config.get("no-index", False)
         find_links = find_links or config.get("find-links")
         python = None if no_index and not find_links else python_options(
             index_url or config.get("index-url"), extra_index_url or config.get("extra-index-url") or [], offline,
-            python_version or config.get("python-version"), glibc or config.get("glibc"), musl or config.get("musl"),
+            python_version or config.get("python-version"), glibc, musl,
             cache_dir, timeout, audit or config.get("audit", False), osv_url, find_links or [], no_index)
         outputs = output_targets(json_out, html_out, sarif_out, markdown_out, csv_out)
         registry = None if offline else registry_settings(insecure_registry or config.get("insecure-registry"),
@@ -110,7 +118,7 @@ def scan(
         request = ScanRequest([(str(p), str(p)) for p in paths], outputs, resolve_fail_on(fail_on, config),
                            ScanOptions(jobs=jobs, excludes=tuple(exclude or config.get("exclude", ())),
                                        use_ignore_files=not (no_ignore or config.get("no-ignore", False)),
-                                       limits=Limits(), python=python, registry=registry),
+                                       limits=Limits(), python=python, registry=registry, targets=targets),
                            frozenset(disable or config.get("disable", ())),
                            baseline=baseline or optional_path(config.path("baseline")))
         code = run_scan(request, verbose, quiet, stderr)

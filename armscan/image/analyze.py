@@ -45,6 +45,8 @@ from armscan.model import (
 )
 from armscan.python.analyze import PythonOptions
 from armscan.rules_engine.loader import RuleSet
+from armscan.targets import Targets
+from armscan.targets import check as check_targets
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class ImageOptions:
     limits: Limits = field(default_factory=Limits)
     python: PythonOptions | None = None  # None: pip-installed packages are not checked against an index
     offline: bool = False  # registries are not asked about base images or other tags
+    targets: Targets | None = None
 
 
 @dataclass
@@ -116,6 +119,9 @@ def analyze_image(label: str, source: ImageSource, opener: SourceOpener | None, 
                          compressed_bytes=collected.compressed_bytes)
         artifacts = _python_packages(label, collected, os_info, ruleset, options, outcome)
         record = _content_findings(label, record, config, artifacts, collected, ruleset, outcome)
+        if options.targets is not None and record.arm64 == "yes":
+            outcome.findings.extend(check_targets(artifacts, ruleset, options.targets))
+            outcome.targets.update(options.targets.describe())
         check = (suggest_tag(source, _tag_of(source)) if record.arm64 == "no" and not options.offline
                  else None)
         record = _platform_findings(label, record, check, ruleset, outcome)

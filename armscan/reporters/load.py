@@ -13,6 +13,7 @@ from armscan.model import (
     ElfDetails,
     Finding,
     ImageRecord,
+    IsaUse,
     Location,
     PackageRecord,
     PortStatus,
@@ -57,7 +58,7 @@ def _artifact(data: dict[str, Any]) -> Artifact:
     return Artifact(data["path"], data["format"], tuple(data["machines"]), data["kind"], data["size"], data["bits"],
                     data["endianness"], details,
                     tuple(data["imports"]), tuple(Slice(**s) for s in data["slices"]), tuple(data["notes"]),
-                    data.get("owner"))
+                    data.get("owner"), tuple(IsaUse(**u) for u in data.get("isa", [])), data.get("packed"))
 
 
 def from_document(doc: dict[str, Any]) -> ScanResult:

@@ -168,17 +168,19 @@ class _GlobIndex:
 _INDEXES: dict[int, _GlobIndex] = {}
 
 
-def jsonschema_validator() -> Any:
-    import jsonschema  # 70 ms to import: only when rule files have not been validated before
+def jsonschema_validator(schema_name: str = "rules.schema.json") -> Any:
+    import jsonschema  # 70 ms to import: only when data files have not been validated before
 
-    return jsonschema.Draft202012Validator(_rule_schema())
+    if schema_name == "rules.schema.json":
+        return jsonschema.Draft202012Validator(_rule_schema())
+    return jsonschema.Draft202012Validator(json.loads(schema_path(schema_name).read_text(encoding="utf-8")))
 
 
-def _validation_memo(texts: dict[str, str]) -> Path | None:
-    """A marker that rule files with exactly this content (and this schema) passed validation before."""
+def validation_memo(texts: dict[str, str], schema_name: str = "rules.schema.json") -> Path | None:
+    """A marker that data files with exactly this content (and this schema) passed validation before."""
     import platformdirs
 
-    digest = hashlib.sha256(schema_path("rules.schema.json").read_bytes())
+    digest = hashlib.sha256(schema_path(schema_name).read_bytes())
     for source, text in sorted(texts.items()):
         digest.update(f"\0{source}\0{text}".encode())
     try:
@@ -187,7 +189,7 @@ def _validation_memo(texts: dict[str, str]) -> Path | None:
         return None
 
 
-def _remember_valid(memo: Path) -> None:
+def remember_valid(memo: Path) -> None:
     try:
         memo.parent.mkdir(parents=True, exist_ok=True)
         memo.touch()
@@ -274,14 +276,14 @@ def load_rules(directory: Path | None = None) -> RuleSet:
         raise RuleError(f"rule pack metadata in {root} is unreadable: {e}") from e
     texts: dict[str, str] = {}
     for path in sorted(root.rglob("*.yaml")):
-        if path.parent == root or ".examples" in path.parts[-2] or path.parent.name == "knowledge":
+        if path.parent == root or ".examples" in path.parts[-2] or path.parent.name in ("knowledge", "targets"):
             continue
         source = path.relative_to(root).as_posix()
         try:
             texts[source] = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
             problems.append(f"{source}: not readable: {e}")
-    memo = _validation_memo(texts)
+    memo = validation_memo(texts)
     validator = None if memo is not None and memo.exists() else jsonschema_validator()
     rules: list[Rule] = []
     seen: dict[str, str] = {}
@@ -304,6 +306,6 @@ def load_rules(directory: Path | None = None) -> RuleSet:
     if problems:
         raise RuleError("invalid rules:\n  " + "\n  ".join(problems))
     if validator is not None and memo is not None:
-        _remember_valid(memo)
+        remember_valid(memo)
     info = RulePackInfo(name=str(pack["name"]), version=str(pack["version"]), rules=len(rules))
     return RuleSet(rules=tuple(rules), pack=info)

@@ -1,0 +1,79 @@
+"""Target CPUs and systems: the instruction-set verdicts are proven by running the fixtures under qemu-user's
+Cortex-A72 (AWS A1), Neoverse N1 (Graviton2) and `max` (with SVE) models."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN, run_cli
+from tests.registry import ensure_tools
+
+SYSROOT = "/usr/aarch64-linux-gnu"
+ISA_FIXTURES = ("isa-lse", "isa-outline-atomics", "isa-sve")
+
+
+def run_on(cpu: str, binary: str) -> int:
+    done = subprocess.run(["qemu-aarch64", "-L", SYSROOT, "-cpu", cpu, str(BIN / binary)], capture_output=True,
+                          timeout=60)
+    return done.returncode
+
+
+@pytest.fixture(scope="module")
+def qemu() -> None:
+    ensure_tools("qemu-aarch64", packages=("qemu-user", "libc6-arm64-cross"))
+    assert Path(SYSROOT, "lib", "ld-linux-aarch64.so.1").exists(), "libc6-arm64-cross is missing"
+
+
+def isa_findings(*targets: str) -> set[tuple[str, str]]:
+    args = [a for t in targets for a in ("--target", t)]
+    done = run_cli("scan", *(str(BIN / name) for name in ISA_FIXTURES), *args, "--os", "debian12", "--offline",
+                   "--no-index", "--json", "-", "-q")
+    doc = json.loads(done.stdout)
+    return {(f["location"]["path"].rsplit("/", 1)[-1], f["location"]["match"]) for f in doc["findings"]
+            if f["rule_id"] == "ARM-TARGET-ISA"}
+
+
+def test_isa_verdicts_match_what_the_cpus_really_do(qemu: None) -> None:
+    sigill = -signal.SIGILL
+    ran = {(name, cpu): run_on(cpu, name) for name in ISA_FIXTURES for cpu in ("cortex-a72", "neoverse-n1", "max")}
+    assert ran == {
+        ("isa-lse", "cortex-a72"): sigill, ("isa-lse", "neoverse-n1"): 0, ("isa-lse", "max"): 0,
+        ("isa-outline-atomics", "cortex-a72"): 0, ("isa-outline-atomics", "neoverse-n1"): 0,
+        ("isa-outline-atomics", "max"): 0,
+        ("isa-sve", "cortex-a72"): sigill, ("isa-sve", "neoverse-n1"): sigill, ("isa-sve", "max"): 0,
+    }
+    # armscan says exactly that: a1 is Cortex-A72, graviton2 Neoverse N1, graviton3 has SVE
+    assert isa_findings("a1", "graviton2", "graviton3") == {("isa-lse", "a1"), ("isa-sve", "a1"),
+                                                            ("isa-sve", "graviton2")}
+
+
+def test_isa_facts_in_the_json() -> None:
+    done = run_cli("scan", str(BIN / "isa-outline-atomics"), str(BIN / "isa-sve"), "--offline", "--no-index",
+                   "--json", "-", "-q")
+    isa = {a["path"].rsplit("/", 1)[-1]: [(u["feature"], u["count"], u["unguarded"]) for u in a["isa"]]
+           for a in json.loads(done.stdout)["artifacts"]}
+    assert isa == {"isa-outline-atomics": [("lse", 2, 0)], "isa-sve": [("sve", 19, 19)]}
+
+
+def test_target_names_instance_families_and_errors(tmp_path: Path) -> None:
+    assert isa_findings("c7g.2xlarge") == set()  # Graviton3 has SVE and LSE
+    assert isa_findings("r6g") == {("isa-sve", "graviton2")}
+    done = run_cli("scan", str(tmp_path), "--target", "pentium4")
+    assert done.returncode == 2 and "unknown --target 'pentium4'" in done.stderr
+    done = run_cli("scan", str(tmp_path), "--os", "windows")
+    assert done.returncode == 2 and "unknown --os 'windows'" in done.stderr
+
+
+def test_os_profile_sets_the_libc_for_python_and_binaries(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.armscan]\ntargets = ["a1"]\nos = "alpine"\n')
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "tool").write_bytes((BIN / "isa-lse").read_bytes())
+    done = run_cli("scan", ".", "--offline", "--no-index", "--json", "-", "-q", cwd=tmp_path)
+    doc = json.loads(done.stdout)
+    assert sorted(f["rule_id"] for f in doc["findings"]) == ["ARM-TARGET-ISA", "ARM-TARGET-LIBC"]
+    assert doc["targets"] == ["AWS A1 (Cortex-A72, Armv8.0)", "Alpine Linux"]
