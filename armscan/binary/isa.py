@@ -9,7 +9,6 @@ implementations at run time (IFUNC resolvers, getauxval/HWCAP checks) whose name
 
 from __future__ import annotations
 
-import bisect
 import fnmatch
 import re
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ _SVE_CLUSTER = 8  # an SVE word counts when another sits within this many words:
 _VARIANT_NAME = re.compile(r"sve|a64fx|neoverse|dotprod|i8mm|bf16|_lse|lse_|fp16|asimd|_v8[._]?[2-9]|_v9"
                            r"|armv8[._]?[2-9]", re.IGNORECASE)
 MAX_CODE = 512 * 1024 * 1024
+_R_AARCH64_IRELATIVE = 1032
 
 
 @lru_cache(maxsize=1)
@@ -67,25 +67,13 @@ def _code_sections(elf: Any) -> list[_Code]:
     return found
 
 
-def _functions(elf: Any) -> tuple[list[int], list[tuple[int, int, str]]]:
-    symbols = []
-    for name in (".symtab", ".dynsym"):
-        table = elf.get_section_by_name(name)
-        if table is None or not hasattr(table, "iter_symbols"):
-            continue
-        for symbol in table.iter_symbols():
-            if symbol["st_info"]["type"] in ("STT_FUNC", "STT_GNU_IFUNC") and symbol["st_value"]:
-                symbols.append((int(symbol["st_value"]), int(symbol["st_size"]) or 4, symbol.name))
-        if symbols:
-            break
-    symbols.sort()
-    return [s[0] for s in symbols], symbols
-
-
 def _selects_at_run_time(elf: Any) -> bool:
     """IFUNC symbols, IRELATIVE relocations, or a getauxval import: the binary picks implementations by CPU."""
-    if elf.get_section_by_name(".rela.iplt") is not None:
-        return True  # a static binary with IFUNCs, even stripped
+    for name in (".rela.iplt", ".rela.plt"):  # IRELATIVE relocations: IFUNCs, even in a stripped static binary
+        section = elf.get_section_by_name(name)
+        if section is not None and hasattr(section, "iter_relocations") and any(
+                r["r_info_type"] == _R_AARCH64_IRELATIVE for r in section.iter_relocations()):
+            return True
     for name in (".dynsym", ".symtab"):
         table = elf.get_section_by_name(name)
         if table is None or not hasattr(table, "iter_symbols"):
@@ -107,24 +95,121 @@ def scan(fh: BinaryIO) -> tuple[IsaUse, ...]:
     sections = _code_sections(elf)
     if not sections:
         return ()
-    starts, functions = _functions(elf)
+    functions = _Functions(elf)
     dispatching = _selects_at_run_time(elf)
     totals: dict[str, list[int]] = {}
     firsts: dict[str, tuple[int, str | None]] = {}
     for code in sections:
-        words = code.words
-        llsc = np.flatnonzero((words & _LLSC[0]) == _LLSC[1])
-        rcpc = (words & _RCPC[0]) == _RCPC[1]
-        for feature, mask, value in PATTERNS:
-            hits = (words & mask) == value
-            if feature == "lse":
-                hits &= ~rcpc
-            if feature == "sve":
-                hits = _clustered(hits)
-            _count(feature, np.flatnonzero(hits), code, llsc, starts, functions, dispatching, totals, firsts)
-        _count("rcpc", np.flatnonzero(rcpc), code, llsc, starts, functions, dispatching, totals, firsts)
+        for offset, found, llsc in _chunks(code.words):
+            for feature, hit_indexes in found.items():
+                indexes = hit_indexes
+                addresses = code.address + 4 * (indexes + offset)
+                if feature == "lse":  # LL/SC next door, or a helper by name; IFUNCs do not cover atomics
+                    guarded = functions.guarded(addresses, False) | (_near_llsc(indexes, llsc)
+                                                                      & ~functions.named(addresses))
+                else:
+                    guarded = functions.guarded(addresses, dispatching)
+                loose = np.flatnonzero(~guarded)
+                data = _not_code(code.words, indexes[loose] + offset)
+                if data.any():  # constant tables in .text: not instructions, so not counted at all
+                    keep = np.ones(len(indexes), dtype=bool)
+                    keep[loose[data]] = False
+                    indexes, addresses, guarded = indexes[keep], addresses[keep], guarded[keep]
+                    loose = np.flatnonzero(~guarded)
+                if not len(indexes):
+                    continue
+                entry = totals.setdefault(feature, [0, 0])
+                entry[0] += len(indexes)
+                entry[1] += len(loose)
+                if len(loose) and feature not in firsts:
+                    first = int(addresses[loose[0]])
+                    firsts[feature] = (first, functions.name_at(first))
     return tuple(IsaUse(f, counts[0], counts[1], *(firsts.get(f, (None, None))))
                  for f, counts in sorted(totals.items()) if counts[0])
+
+
+_CHUNK = 1 << 20  # words: 4 MB at a time stays in cache, several times faster than whole sections
+
+
+def _chunks(words: Any) -> Any:
+    """For each chunk of a section: its offset in words, the hit indexes of each feature, the LL/SC indexes."""
+    scratch = np.empty(min(len(words), _CHUNK), dtype=np.uint32)
+    for offset in range(0, len(words), _CHUNK):
+        chunk = words[offset:offset + _CHUNK]
+        tmp = scratch[:len(chunk)]
+
+        def matches(mask: int, value: int, chunk: Any = chunk, tmp: Any = tmp) -> Any:
+            np.bitwise_and(chunk, mask, out=tmp)
+            return tmp == value
+
+        rcpc = matches(*_RCPC)
+        found: dict[str, Any] = {}
+        for feature, mask, value in PATTERNS:
+            hits = matches(mask, value)
+            if feature == "lse":
+                hits &= ~rcpc
+            found[feature] = hits if feature not in found else found[feature] | hits
+        found["sve"] = _clustered(found["sve"])
+        found["rcpc"] = rcpc
+        llsc = np.flatnonzero(matches(*_LLSC))
+        invalid = _invalid_prefix(chunk)
+        hits_by_feature = {}
+        for feature, hits in found.items():
+            index = np.flatnonzero(hits)
+            if len(index):
+                index = index[_code_like(invalid, index)]
+            if len(index):
+                hits_by_feature[feature] = index.astype(np.int64)
+        yield offset, hits_by_feature, llsc
+
+
+_VERIFY_WINDOW = 4  # words on each side that must decode too
+_MAX_VERIFIED = 4096  # per section and feature; beyond, the proportion found so far stands
+
+
+def _disassembler() -> Any:
+    import capstone
+
+    arch = getattr(capstone, "CS_ARCH_ARM64", None) or capstone.CS_ARCH_AARCH64
+    return capstone.Cs(arch, capstone.CS_MODE_ARM)
+
+
+def _not_code(words: Any, indexes: Any) -> Any:
+    """True for unguarded hits whose neighbourhood does not decode as A64 (capstone): data, not code.
+    Random data decodes about a third of the time, so nine words in a row almost never do."""
+    result = np.zeros(len(indexes), dtype=bool)
+    if not len(indexes):
+        return result
+    disassembler = _disassembler()
+    checked = min(len(indexes), _MAX_VERIFIED)
+    for n, index in enumerate(indexes[:checked].tolist()):
+        low, high = max(0, index - _VERIFY_WINDOW), min(len(words), index + _VERIFY_WINDOW + 1)
+        window = words[low:high].tobytes()
+        decoded = sum(1 for _ in disassembler.disasm_lite(window, 0))
+        result[n] = decoded < high - low
+    if checked < len(indexes):
+        result[checked:] = result[:checked].mean() > 0.5
+    return result
+
+
+_WINDOW = 8  # words on each side
+_MAX_INVALID = 1  # unallocated encodings tolerated around a word that counts as code
+
+
+def _invalid_prefix(chunk: Any) -> Any:
+    """Running count of unallocated encodings (op0 = 0001 or 0011, or 0000 outside SME and padding)."""
+    op0 = (chunk >> 25) & 0xF
+    invalid = (op0 == 1) | (op0 == 3) | ((op0 == 0) & (chunk < 0x80000000) & (chunk != 0))
+    return np.concatenate(([0], np.cumsum(invalid, dtype=np.int32)))
+
+
+def _code_like(prefix: Any, index: Any) -> Any:
+    """Hits whose neighbourhood decodes as code. Constant tables in .text (OpenSSL's, say) match patterns by
+    chance, but are full of unallocated encodings, which code is not."""
+    size = len(prefix) - 1
+    low = np.maximum(index - _WINDOW, 0)
+    high = np.minimum(index + _WINDOW + 1, size)
+    return (prefix[high] - prefix[low]) <= _MAX_INVALID
 
 
 def _clustered(hits: Any) -> Any:
@@ -141,39 +226,74 @@ def _clustered(hits: Any) -> Any:
     return kept
 
 
-def _count(feature: str, indexes: Any, code: _Code, llsc: Any, starts: list[int],
-           functions: list[tuple[int, int, str]], dispatching: bool, totals: dict[str, list[int]],
-           firsts: dict[str, tuple[int, str | None]]) -> None:
-    if not len(indexes):
-        return
-    entry = totals.setdefault(feature, [0, 0])
-    entry[0] += len(indexes)
-    for index in indexes.tolist():
-        address = code.address + 4 * index
-        name = _function_at(address, starts, functions)
-        if _guarded(feature, index, name, llsc, dispatching):
+def _near_llsc(indexes: Any, llsc: Any) -> Any:
+    """Uses with an LDXR/LDAXR within a few words: the two paths of an outline-atomics helper, stripped."""
+    if not len(llsc):
+        return np.zeros(len(indexes), dtype=bool)
+    position = np.searchsorted(llsc, indexes)
+    after = llsc[np.minimum(position, len(llsc) - 1)]
+    before = llsc[np.maximum(position - 1, 0)]
+    return (np.abs(after - indexes) <= _NEAR) | (np.abs(indexes - before) <= _NEAR)
+
+
+class _Functions:
+    """Function symbols as sorted arrays, so that millions of addresses are placed at once."""
+
+    def __init__(self, elf: Any) -> None:
+        symbols = sorted(_function_symbols(elf))
+        self.starts = np.array([s[0] for s in symbols], dtype=np.int64)
+        self.ends = np.array([s[0] + max(s[1], 4) for s in symbols], dtype=np.int64)
+        self.names = [s[2] for s in symbols]
+        guards = re.compile("|".join(fnmatch.translate(g) for g in _guarded_functions()) or "(?!)")
+        self.by_name = np.array([bool(guards.match(n)) for n in self.names], dtype=bool)
+        self.variant = np.array([bool(_VARIANT_NAME.search(n)) for n in self.names], dtype=bool)
+
+    def _index(self, addresses: Any) -> tuple[Any, Any]:
+        if not len(self.starts):
+            return np.zeros(len(addresses), dtype=np.int64), np.zeros(len(addresses), dtype=bool)
+        index = np.searchsorted(self.starts, addresses, side="right") - 1
+        inside = (index >= 0) & (addresses < self.ends[np.maximum(index, 0)])
+        return np.maximum(index, 0), inside
+
+    def named(self, addresses: Any) -> Any:
+        return self._index(addresses)[1]
+
+    def guarded(self, addresses: Any, dispatching: bool) -> Any:
+        index, inside = self._index(addresses)
+        if not len(self.starts):
+            return np.full(len(addresses), dispatching, dtype=bool)
+        guarded = inside & self.by_name[index]
+        if dispatching:
+            # stripped code in a binary that picks code by CPU cannot be placed, so it is not blamed
+            guarded |= ~inside | (inside & self.variant[index])
+        return guarded
+
+    def name_at(self, address: int) -> str | None:
+        index, inside = self._index(np.array([address], dtype=np.int64))
+        return self.names[int(index[0])] if bool(inside[0]) else None
+
+
+_SYMBOL = np.dtype([("name", "<u4"), ("info", "u1"), ("other", "u1"), ("shndx", "<u2"), ("value", "<u8"),
+                    ("size", "<u8")])
+_STT_FUNC, _STT_GNU_IFUNC = 2, 10
+
+
+def _function_symbols(elf: Any) -> list[tuple[int, int, str]]:
+    """Function symbols of .symtab, else .dynsym, read with numpy (pyelftools' per-symbol parsing is slow)."""
+    for name in (".symtab", ".dynsym"):
+        table = elf.get_section_by_name(name)
+        if table is None or table["sh_entsize"] != _SYMBOL.itemsize or not elf.little_endian or elf.elfclass != 64:
             continue
-        entry[1] += 1
-        if feature not in firsts:
-            firsts[feature] = (address, name)
-
-
-def _function_at(address: int, starts: list[int], functions: list[tuple[int, int, str]]) -> str | None:
-    position = bisect.bisect_right(starts, address) - 1
-    if position < 0:
-        return None
-    start, size, name = functions[position]
-    return name if start <= address < start + max(size, 4) else None
-
-
-def _guarded(feature: str, index: int, function: str | None, llsc: Any, dispatching: bool) -> bool:
-    if function is not None and any(fnmatch.fnmatchcase(function, g) for g in _guarded_functions()):
-        return True
-    if feature == "lse" and function is None and len(llsc):
-        position = int(np.searchsorted(llsc, index))
-        neighbours = llsc[max(0, position - 1):position + 1]
-        if len(neighbours) and int(np.min(np.abs(neighbours - index))) <= _NEAR:
-            return True
-    if dispatching and function is None:
-        return True  # stripped, and the binary picks code by CPU: the use cannot be placed, so it is not blamed
-    return dispatching and function is not None and bool(_VARIANT_NAME.search(function))
+        data = table.data()
+        symbols = np.frombuffer(data[: len(data) - len(data) % _SYMBOL.itemsize], dtype=_SYMBOL)
+        kinds = symbols["info"] & 0xF
+        chosen = symbols[((kinds == _STT_FUNC) | (kinds == _STT_GNU_IFUNC)) & (symbols["value"] != 0)]
+        strings = elf.get_section(table["sh_link"]).data()
+        found = []
+        for offset, value, size in zip(chosen["name"].tolist(), chosen["value"].tolist(), chosen["size"].tolist(),
+                                       strict=True):
+            end = strings.find(b"\0", offset)
+            found.append((value, size, strings[offset:end if end >= 0 else len(strings)].decode("utf-8", "replace")))
+        if found:
+            return found
+    return []
