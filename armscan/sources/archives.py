@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import itertools
 import posixpath
+import re
 import zipfile
 import zlib
 from typing import TYPE_CHECKING, BinaryIO
 
 from armscan.binary.headers import EMPTY_ZIP_MAGIC, HEAD_SIZE, ZIP_MAGIC, HeaderError, classify
 from armscan.limits import ARCHIVE_SUFFIXES, Limits, MiB
-from armscan.model import SkipReason
+from armscan.model import PortStatus, SkipReason
 
 if TYPE_CHECKING:
     from armscan.analyzers.files import Collector
@@ -48,6 +49,7 @@ def scan_zip(fh: BinaryIO, display: str, ruleset: RuleSet, limits: Limits, out: 
         out.skip(display, SkipReason.ZIP_BOMB, "zip entries overlap (shared compressed data): a zip bomb")
         return
     total = 0
+    first_artifact, first_finding = len(out.artifacts), len(out.findings)
     with archive:
         for info in infos:
             member = f"{display}!{info.filename}"
@@ -67,6 +69,35 @@ def scan_zip(fh: BinaryIO, display: str, ruleset: RuleSet, limits: Limits, out: 
                          f"{info.filename} were not checked")
                 return
             _member(archive, info, member, ruleset, limits, out, depth)
+    _mark_ported(display, first_artifact, first_finding, ruleset, out)
+
+
+# Architecture names in native-library paths of JARs and wheels: snappy's Linux/x86_64, netty's
+# ..._x86_64.so and ..._aarch_64.so, zstd-jni's linux/amd64, JNA's linux-x86-64 and linux-aarch64.
+_ARCH_TOKEN = re.compile(r"(?<![a-z0-9])(?:x86[_-]64|amd64|x64|aarch[_-]?64|arm64)(?![a-z0-9])", re.IGNORECASE)
+
+
+def _mark_ported(display: str, first_artifact: int, first_finding: int, ruleset: RuleSet, out: Collector) -> None:
+    """A member built for x86 whose aarch64 build ships in the same archive (same path but for the
+    architecture name) is already ported: its finding says so, at severity info."""
+    from dataclasses import replace
+
+    from armscan.analyzers.source import Hit, to_finding
+
+    arm = {_ARCH_TOKEN.sub("{arch}", a.path) for a in out.artifacts[first_artifact:] if a.machines == ("aarch64",)}
+    if not arm:
+        return
+    for i in range(first_finding, len(out.findings)):
+        finding = out.findings[i]
+        if finding.status.value != "unported" or _ARCH_TOKEN.sub("{arch}", finding.location.path) not in arm:
+            continue
+        rule = next((r for r in ruleset.rules if r.id == finding.rule_id), None)
+        if rule is None:
+            continue
+        hit = Hit(line=0, column=0, end_column=None, snippet=finding.location.snippet or "",
+                  match=finding.location.match or "", state=PortStatus.PORTED, detail=finding.location.snippet)
+        ported = to_finding(rule, hit, finding.location.path)
+        out.findings[i] = replace(ported, location=finding.location, message=ported.message)
 
 
 def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, member: str, ruleset: RuleSet, limits: Limits,
