@@ -122,3 +122,12 @@ def test_member_path_traversal_names_are_only_labels(tmp_path: Path) -> None:
     assert sorted(a.path for a in result.artifacts) == ["evil.zip!../../escape.so", "evil.zip!/abs/path.so"]
     assert sorted(p.name for p in tmp_path.parent.iterdir()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.zip"]
+
+
+def test_jar_with_both_builds_is_ported_and_x86_only_jar_is_not(tmp_path: Path) -> None:
+    copy(tmp_path, "app-fat.jar")
+    copy(tmp_path, "native-x86only.jar")
+    result = scan(tmp_path, display="")
+    assert sorted((f.location.path, f.severity.value, f.status.value) for f in result.findings) == [
+        ("app-fat.jar!BOOT-INF/lib/native-both.jar!native/linux-x86_64/libmix.so", "info", "ported"),
+        ("native-x86only.jar!META-INF/native/linux-x86_64/libmix.so", "blocker", "unported")]
