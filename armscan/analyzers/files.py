@@ -9,6 +9,8 @@ from typing import BinaryIO
 
 from armscan.analyzers import binaries
 from armscan.analyzers.counterparts import Siblings
+from armscan.analyzers.nodelock import LOCK_NAMES
+from armscan.analyzers.nodelock import analyze as analyze_lock
 from armscan.analyzers.source import SourceFile, analyze_text
 from armscan.binary.headers import EMPTY_ZIP_MAGIC, HEAD_SIZE, ZIP_MAGIC, HeaderError, classify
 from armscan.limits import ARCHIVE_SUFFIXES, Limits
@@ -78,6 +80,13 @@ def analyze_stream(
 
         fh.seek(0)
         scan_zip(fh, display, ruleset, limits, out, depth=depth)
+        return
+    if name in LOCK_NAMES:
+        if size <= limits.max_text_size:
+            rest = fh.read(limits.max_text_size - len(head) + 1)
+            out.bytes_read += len(rest)
+            out.findings.extend(analyze_lock(name, display, (head + rest).decode("utf-8", "replace"), ruleset))
+            out.source_scanned = True
         return
     rules = ruleset.for_file(name)
     if not rules:

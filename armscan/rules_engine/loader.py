@@ -276,7 +276,8 @@ def load_rules(directory: Path | None = None) -> RuleSet:
         raise RuleError(f"rule pack metadata in {root} is unreadable: {e}") from e
     texts: dict[str, str] = {}
     for path in sorted(root.rglob("*.yaml")):
-        if path.parent == root or ".examples" in path.parts[-2] or path.parent.name in ("knowledge", "targets"):
+        if path.parent == root or any(p.endswith(".examples") for p in path.parts) or path.parent.name in (
+                "knowledge", "targets"):
             continue
         source = path.relative_to(root).as_posix()
         try:
