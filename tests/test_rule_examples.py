@@ -22,7 +22,7 @@ from armscan.targets import resolve as resolve_targets
 from tests.conftest import scan
 from tests.pyindex import IndexServer
 
-MARK = re.compile(r"(?://|#|;|/\*)\s*(ruleid|ok|ported):\s*([A-Z0-9-]+(?:\s*,\s*[A-Z0-9-]+)*)")
+MARK = re.compile(r"(?://|#|;|/\*|<!--)\s*(ruleid|ok|ported):\s*([A-Z0-9-]+(?:\s*,\s*[A-Z0-9-]+)*)")
 RULE_FILES = sorted(p for p in rules_dir().rglob("*.yaml") if p.parent != rules_dir() and ".examples" not in str(p)
                     and p.parent.name not in ("knowledge", "targets"))
 
@@ -38,7 +38,7 @@ def _marks(root: Path) -> dict[tuple[str, str, int], str]:
         pending: list[tuple[str, str]] = []
         for number, line in enumerate(lines, start=1):
             match = MARK.search(line)
-            if match and line.strip().startswith(("//", "#", ";", "/*")):
+            if match and line.strip().startswith(("//", "#", ";", "/*", "<!--")):
                 pending.extend((match.group(1), rid.strip()) for rid in match.group(2).split(","))
                 continue
             for kind, rule_id in pending:

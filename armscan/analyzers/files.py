@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 import os
 import stat
+from pathlib import Path
 from typing import BinaryIO
 
-from armscan.analyzers import binaries
+from armscan.analyzers import binaries, java
 from armscan.analyzers.counterparts import Siblings
 from armscan.analyzers.nodelock import LOCK_NAMES
 from armscan.analyzers.nodelock import analyze as analyze_lock
@@ -80,6 +81,16 @@ def analyze_stream(
 
         fh.seek(0)
         scan_zip(fh, display, ruleset, limits, out, depth=depth)
+        return
+    if name in java.BUILD_FILES:
+        if size <= limits.max_text_size:
+            rest = fh.read(limits.max_text_size - len(head) + 1)
+            out.bytes_read += len(rest)
+            text = (head + rest).decode("utf-8", "replace")
+            found, skipped = java.analyze(name, display, text, Path(fs_path or ".").parent, ruleset)
+            out.findings.extend(found)
+            out.skipped.extend(skipped)
+            out.source_scanned = True
         return
     if name in LOCK_NAMES:
         if size <= limits.max_text_size:

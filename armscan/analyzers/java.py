@@ -1,0 +1,124 @@
+"""Maven and Gradle build files: Java libraries with native code whose pinned release has no aarch64 build.
+
+pom.xml is read with its properties and dependencyManagement; Gradle files (Groovy and Kotlin) for
+`group:artifact:version` coordinates, with versions from variables in the same file or gradle.properties.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from armscan.analyzers.source import Hit, to_finding
+from armscan.model import Finding, Skipped, SkipReason
+from armscan.resources import load_yaml, rules_dir
+from armscan.rules_engine.loader import RuleSet
+
+BUILD_FILES = ("pom.xml", "build.gradle", "build.gradle.kts")
+_PROPERTY = re.compile(r"\$\{([\w.-]+)\}")
+_GRADLE_COORDINATE = re.compile(r"""["']([\w.-]+):([\w.-]+):([^"'@:\s]+)["']""")
+_GRADLE_VARIABLE = re.compile(r"""(?:def|val|var|ext\.)?\s*([A-Za-z_][\w.]*)\s*=\s*["']([^"'$]+)["']""")
+
+
+@lru_cache(maxsize=1)
+def _knowledge() -> dict[tuple[str, str], dict[str, Any]]:
+    data = load_yaml((rules_dir() / "knowledge" / "java-libraries.yaml").read_text(encoding="utf-8"))
+    return {(str(e["group"]), str(e["artifact"])): e for e in data["libraries"]}
+
+
+def _version_key(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text.split("-", maxsplit=1)[0])[:4])
+
+
+def _line_of(text: str, needle: str) -> int:
+    at = text.find(needle)
+    return text.count("\n", 0, at) + 1 if at >= 0 else 1
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _pom_dependencies(text: str) -> list[tuple[str, str, str | None]]:
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+        raise ValueError("DTDs and entities are not read")
+    root = ET.fromstring(text)
+    properties: dict[str, str] = {}
+    for element in root.iter():
+        if _local(element.tag) == "properties":
+            properties.update({_local(child.tag): (child.text or "").strip() for child in element})
+    for field in ("version", "groupId"):
+        child = next((c for c in root if _local(c.tag) == field), None)
+        if child is not None and child.text:
+            properties[f"project.{field}"] = child.text.strip()
+
+    def resolve(value: str | None) -> str | None:
+        for _ in range(5):
+            if value is None or "${" not in value:
+                break
+            value = _PROPERTY.sub(lambda m: properties.get(m.group(1), m.group(0)), value)
+        return value
+
+    found: list[tuple[str, str, str | None]] = []
+    managed: dict[tuple[str, str], str | None] = {}
+    for element in root.iter():
+        if _local(element.tag) != "dependency":
+            continue
+        fields = {_local(c.tag): (c.text or "").strip() for c in element}
+        key = (resolve(fields.get("groupId")) or "", resolve(fields.get("artifactId")) or "")
+        version = resolve(fields.get("version"))
+        found.append((key[0], key[1], version))
+        if version:
+            managed.setdefault(key, version)
+    return [(g, a, v or managed.get((g, a))) for g, a, v in found]
+
+
+def _gradle_dependencies(text: str, folder: Path) -> list[tuple[str, str, str | None]]:
+    variables = {m.group(1).removeprefix("ext."): m.group(2) for m in _GRADLE_VARIABLE.finditer(text)}
+    properties = folder / "gradle.properties"
+    if properties.is_file():
+        for line in properties.read_text(encoding="utf-8", errors="replace").splitlines():
+            key, sep, value = line.partition("=")
+            if sep and not key.strip().startswith("#"):
+                variables.setdefault(key.strip(), value.strip())
+    found = []
+    for match in _GRADLE_COORDINATE.finditer(text):
+        version = re.sub(r"\$\{?([\w.]+)\}?", lambda m: variables.get(m.group(1), m.group(0)), match.group(3))
+        found.append((match.group(1), match.group(2), version if "$" not in version else None))
+    return found
+
+
+def analyze(name: str, display: str, text: str, folder: Path, ruleset: RuleSet) -> tuple[list[Finding], list[Skipped]]:
+    try:
+        dependencies = _pom_dependencies(text) if name == "pom.xml" else _gradle_dependencies(text, folder)
+    except (ET.ParseError, ValueError) as e:
+        return [], [Skipped(display, SkipReason.MALFORMED, f"build file not read: {e}")]
+    findings = []
+    seen: set[tuple[str, str]] = set()
+    for group, artifact, version in dependencies:
+        entry = _knowledge().get((group, artifact))
+        if entry is None or (group, artifact) in seen:
+            continue
+        seen.add((group, artifact))
+        first = str(entry["first-arm64"])
+        line = _line_of(text, artifact)
+        coordinate = f"{group}:{artifact}" + (f":{version}" if version else "")
+        if first == "none":
+            rule = ruleset.variant("java", "no-arm64")
+            detail = (f"{coordinate} ships native code with no aarch64 build in any release."
+                      + (f" Instead: {entry['instead']}." if entry.get("instead") else ""))
+        elif version is None or _version_key(version) < _version_key(first):
+            rule = ruleset.variant("java", "upgrade")
+            pinned = f"{version} has" if version else "the version could not be resolved; releases before it have"
+            detail = (f"{coordinate}: {pinned} no aarch64 native library; {first} is the first release with one. "
+                      f"Upgrade to {artifact} {first} or later.")
+        else:
+            continue
+        if rule is None:
+            continue
+        hit = Hit(line=line, column=1, end_column=None, snippet=coordinate, match=artifact, detail=detail)
+        findings.append(to_finding(rule, hit, display))
+    return findings, []
