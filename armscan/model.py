@@ -280,6 +280,7 @@ class ScanResult:
     packages: tuple[PackageRecord, ...] = ()
     targets: tuple[str, ...] = ()
     images: tuple[ImageRecord, ...] = ()
+    cpu_targets: tuple[tuple[str, str], ...] = ()  # (id, name) of each --target CPU, for per-target verdicts
 
     def findings_at_or_above(self, threshold: Severity) -> list[Finding]:
         """What the gate counts: suppressed findings (baseline, inline) are left out."""

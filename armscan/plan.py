@@ -43,12 +43,21 @@ class KindTotal:
 
 
 @dataclass(frozen=True)
+class TargetVerdict:
+    target: str  # a CPU profile id, e.g. a1, graviton2
+    name: str
+    verdict: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Plan:
     verdict: str  # ready | ready-after-work | blocked
     reason: str
     items: tuple[WorkItem, ...]
     totals: tuple[KindTotal, ...]
     days: float
+    targets: tuple[TargetVerdict, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -111,7 +120,19 @@ def build_plan(result: ScanResult) -> Plan:
             totals.append(KindTotal(WorkKind(kind_name), str(spec["label"]), len(of_kind),
                                     sum(i.findings for i in of_kind), round(sum(i.days for i in of_kind), 2)))
     verdict, reason = _verdict(result, items)
-    return Plan(verdict, reason, tuple(items), tuple(totals), round(sum(i.days for i in items), 2))
+    per_target = tuple(_target_verdict(result, target_id, name) for target_id, name in result.cpu_targets)
+    return Plan(verdict, reason, tuple(items), tuple(totals), round(sum(i.days for i in items), 2), per_target)
+
+
+def _target_verdict(result: ScanResult, target_id: str, name: str) -> TargetVerdict:
+    """The plan as seen by one CPU: instruction-set findings about other CPUs left out."""
+    from dataclasses import replace
+
+    own = tuple(f for f in result.findings if f.rule_id != "ARM-TARGET-ISA" or f.location.match == target_id)
+    plan = build_plan(replace(result, findings=own, cpu_targets=()))
+    isa = sum(1 for f in own if f.rule_id == "ARM-TARGET-ISA" and f.suppressed is None)
+    reason = plan.reason + (f"; {isa} binar{'ies' if isa != 1 else 'y'} with instructions it lacks" if isa else "")
+    return TargetVerdict(target_id, name, plan.verdict, reason)
 
 
 def _verdict(result: ScanResult, items: list[WorkItem]) -> tuple[str, str]:

@@ -207,6 +207,7 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         rules=tuple(r.info() for r in ruleset.rules if r.id in {f.rule_id for f in merge.findings}),
         packages=tuple(merge.packages),
         targets=tuple(sorted(merge.targets)),
+        cpu_targets=tuple((c.id, c.name) for c in options.targets.cpus) if options.targets else (),
     )
 
 

@@ -77,3 +77,12 @@ def test_os_profile_sets_the_libc_for_python_and_binaries(tmp_path: Path) -> Non
     doc = json.loads(done.stdout)
     assert sorted(f["rule_id"] for f in doc["findings"]) == ["ARM-TARGET-ISA", "ARM-TARGET-LIBC"]
     assert doc["targets"] == ["AWS A1 (Cortex-A72, Armv8.0)", "Alpine Linux"]
+
+
+def test_a_verdict_per_target() -> None:
+    done = run_cli("scan", str(BIN / "isa-lse"), str(BIN / "isa-sve"), "--target", "a1", "--target", "graviton2",
+                   "--target", "graviton3", "--os", "debian12", "--offline", "--no-index", "--json", "-", "-q")
+    plan = json.loads(done.stdout)["plan"]
+    assert [(t["target"], t["verdict"]) for t in plan["targets"]] == [
+        ("a1", "ready-after-work"), ("graviton2", "ready-after-work"), ("graviton3", "ready")]
+    assert plan["targets"][0]["reason"].endswith("2 binaries with instructions it lacks")

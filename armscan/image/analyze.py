@@ -142,7 +142,8 @@ def analyze_image(label: str, source: ImageSource, opener: SourceOpener | None, 
         findings=tuple(sorted(outcome.findings, key=lambda f: (f.location.path, f.rule_id))),
         skipped=tuple(sorted(outcome.skipped, key=lambda s: s.path)), stats=stats, complete=not outcome.errors,
         errors=tuple(outcome.errors), rules=tuple(r.info() for r in ruleset.rules if r.id in rule_ids),
-        packages=tuple(outcome.packages), targets=tuple(sorted(outcome.targets)), images=(record,))
+        packages=tuple(outcome.packages), targets=tuple(sorted(outcome.targets)), images=(record,),
+        cpu_targets=tuple((c.id, c.name) for c in options.targets.cpus) if options.targets else ())
 
 
 def _tag_of(source: ImageSource) -> str | None:

@@ -78,6 +78,7 @@ def to_document(result: ScanResult) -> dict[str, Any]:
         "targets": list(result.targets),
         "images": _plain(result.images),
         "plan": _plain(build_plan(result)),
+        "cpu_targets": [list(t) for t in result.cpu_targets],
         "skipped": _plain(result.skipped),
     }
 

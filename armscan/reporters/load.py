@@ -77,7 +77,8 @@ def from_document(doc: dict[str, Any]) -> ScanResult:
         stats=Stats(**doc["stats"]), complete=bool(doc["complete"]), errors=tuple(doc["errors"]),
         rules=tuple(rules.values()),
         packages=tuple(PackageRecord(**{**p, "chain": tuple(p["chain"])}) for p in doc.get("packages", [])),
-        targets=tuple(doc.get("targets", [])), images=images)
+        targets=tuple(doc.get("targets", [])), images=images,
+        cpu_targets=tuple((str(t[0]), str(t[1])) for t in doc.get("cpu_targets", [])))
 
 
 def load(path: Path) -> ScanResult:
@@ -108,4 +109,5 @@ def merge(results: list[ScanResult]) -> ScanResult:
         complete=all(r.complete for r in results), errors=tuple(e for r in results for e in r.errors),
         rules=tuple(rules.values()), packages=tuple(p for r in results for p in r.packages),
         targets=tuple(sorted({t for r in results for t in r.targets})),
-        images=tuple(i for r in results for i in r.images))
+        images=tuple(i for r in results for i in r.images),
+        cpu_targets=tuple(dict.fromkeys(t for r in results for t in r.cpu_targets)))

@@ -26,6 +26,10 @@ def render(result: ScanResult, threshold: Severity | None, max_chars: int = MAX_
         lines += ["> **Incomplete scan**: " + _escape("; ".join(result.errors)), ""]
     lines += ["| blocker | high | medium | low | info |", "| --- | --- | --- | --- | --- |",
               "| " + " | ".join(str(sum(1 for f in result.findings if f.severity is s)) for s in Severity) + " |", ""]
+    if len(plan.targets) > 1:
+        lines += ["| Target | Verdict |", "| --- | --- |"]
+        lines += [f"| {t.name} | {_VERDICT[t.verdict]}: {_escape(t.reason)} |" for t in plan.targets]
+        lines.append("")
     if plan.totals:
         lines += ["| Work | Items | Findings | Days |", "| --- | --- | --- | --- |"]
         lines += [f"| {t.label} | {t.items} | {t.findings} | {t.days:g} |" for t in plan.totals]
