@@ -28,13 +28,17 @@ HTPASSWD = REPO / "fixtures" / "registry" / "htpasswd"
 USER, PASSWORD = "tester", "reg-s3cret"
 
 
-def ensure_tools(*commands: str, packages: tuple[str, ...] = ("docker-registry", "skopeo")) -> None:
-    """Install the Debian packages the image tests need, once, if a command is missing."""
-    if all(shutil.which(c) for c in commands):
+def ensure_tools(*commands: str, packages: tuple[str, ...] = ("docker-registry", "skopeo"),
+                 files: tuple[str, ...] = ()) -> None:
+    """Install the Debian packages the tests need, once, if a command (or file) is missing."""
+    def present() -> bool:
+        return all(shutil.which(c) for c in commands) and all(os.path.exists(f) for f in files)
+
+    if present():
         return
     with open(os.path.join(tempfile.gettempdir(), "armscan-tests-apt.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # test workers run in parallel; apt-get takes one at a time
-        if not all(shutil.which(c) for c in commands):
+        if not present():
             _apt_install(packages)
     missing = [c for c in commands if not shutil.which(c)]
     if missing:

@@ -25,8 +25,8 @@ def run_on(cpu: str, binary: str) -> int:
 
 @pytest.fixture(scope="module")
 def qemu() -> None:
-    ensure_tools("qemu-aarch64", packages=("qemu-user", "libc6-arm64-cross"))
-    assert Path(SYSROOT, "lib", "ld-linux-aarch64.so.1").exists(), "libc6-arm64-cross is missing"
+    loader = str(Path(SYSROOT, "lib", "ld-linux-aarch64.so.1"))
+    ensure_tools("qemu-aarch64", packages=("qemu-user", "libc6-arm64-cross"), files=(loader,))
 
 
 def isa_findings(*targets: str) -> set[tuple[str, str]]:
