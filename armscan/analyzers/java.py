@@ -19,7 +19,8 @@ from armscan.rules_engine.loader import RuleSet
 
 BUILD_FILES = ("pom.xml", "build.gradle", "build.gradle.kts")
 _PROPERTY = re.compile(r"\$\{([\w.-]+)\}")
-_GRADLE_COORDINATE = re.compile(r"""["']([\w.-]+):([\w.-]+):([^"'@:\s]+)["']""")
+_GRADLE_COORDINATE = re.compile(r"""["']([\w.-]+):([\w.-]+):([^"'@:\s]+)(?::([\w.-]+))?["']""")
+_X86_CLASSIFIER = re.compile(r"(?:linux|osx|windows)[-_](?:x86[-_]64|amd64)")
 _GRADLE_VARIABLE = re.compile(r"""(?:def|val|var|ext\.)?\s*([A-Za-z_][\w.]*)\s*=\s*["']([^"'$]+)["']""")
 
 
@@ -42,7 +43,7 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _pom_dependencies(text: str) -> list[tuple[str, str, str | None]]:
+def _pom_dependencies(text: str) -> list[tuple[str, str, str | None, str]]:
     if "<!DOCTYPE" in text or "<!ENTITY" in text:
         raise ValueError("DTDs and entities are not read")
     root = ET.fromstring(text)
@@ -62,7 +63,7 @@ def _pom_dependencies(text: str) -> list[tuple[str, str, str | None]]:
             value = _PROPERTY.sub(lambda m: properties.get(m.group(1), m.group(0)), value)
         return value
 
-    found: list[tuple[str, str, str | None]] = []
+    found: list[tuple[str, str, str | None, str]] = []
     managed: dict[tuple[str, str], str | None] = {}
     for element in root.iter():
         if _local(element.tag) != "dependency":
@@ -70,13 +71,13 @@ def _pom_dependencies(text: str) -> list[tuple[str, str, str | None]]:
         fields = {_local(c.tag): (c.text or "").strip() for c in element}
         key = (resolve(fields.get("groupId")) or "", resolve(fields.get("artifactId")) or "")
         version = resolve(fields.get("version"))
-        found.append((key[0], key[1], version))
+        found.append((key[0], key[1], version, resolve(fields.get("classifier")) or ""))
         if version:
             managed.setdefault(key, version)
-    return [(g, a, v or managed.get((g, a))) for g, a, v in found]
+    return [(g, a, v or managed.get((g, a)), c) for g, a, v, c in found]
 
 
-def _gradle_dependencies(text: str, folder: Path) -> list[tuple[str, str, str | None]]:
+def _gradle_dependencies(text: str, folder: Path) -> list[tuple[str, str, str | None, str]]:
     variables = {m.group(1).removeprefix("ext."): m.group(2) for m in _GRADLE_VARIABLE.finditer(text)}
     properties = folder / "gradle.properties"
     if properties.is_file():
@@ -87,7 +88,8 @@ def _gradle_dependencies(text: str, folder: Path) -> list[tuple[str, str, str | 
     found = []
     for match in _GRADLE_COORDINATE.finditer(text):
         version = re.sub(r"\$\{?([\w.]+)\}?", lambda m: variables.get(m.group(1), m.group(0)), match.group(3))
-        found.append((match.group(1), match.group(2), version if "$" not in version else None))
+        found.append((match.group(1), match.group(2), version if "$" not in version else None,
+                      match.group(4) or ""))
     return found
 
 
@@ -96,9 +98,9 @@ def analyze(name: str, display: str, text: str, folder: Path, ruleset: RuleSet) 
         dependencies = _pom_dependencies(text) if name == "pom.xml" else _gradle_dependencies(text, folder)
     except (ET.ParseError, ValueError) as e:
         return [], [Skipped(display, SkipReason.MALFORMED, f"build file not read: {e}")]
-    findings = []
+    findings = _classifier_findings(dependencies, display, text, ruleset)
     seen: set[tuple[str, str]] = set()
-    for group, artifact, version in dependencies:
+    for group, artifact, version, _classifier in dependencies:
         entry = _knowledge().get((group, artifact))
         if entry is None or (group, artifact) in seen:
             continue
@@ -122,3 +124,27 @@ def analyze(name: str, display: str, text: str, folder: Path, ruleset: RuleSet) 
         hit = Hit(line=line, column=1, end_column=None, snippet=coordinate, match=artifact, detail=detail)
         findings.append(to_finding(rule, hit, display))
     return findings, []
+
+
+def _classifier_findings(dependencies: list[tuple[str, str, str | None, str]], display: str, text: str,
+                         ruleset: RuleSet) -> list[Finding]:
+    """A native artifact pinned by an x86-64 classifier (netty's linux-x86_64) with no aarch64 one beside it."""
+    rule = ruleset.variant("java", "classifier")
+    if rule is None:
+        return []
+    by_artifact: dict[tuple[str, str], set[str]] = {}
+    for group, artifact, _version, classifier in dependencies:
+        by_artifact.setdefault((group, artifact), set()).add(classifier.lower())
+    findings = []
+    for (group, artifact), classifiers in sorted(by_artifact.items()):
+        x86 = sorted(c for c in classifiers if _X86_CLASSIFIER.search(c))
+        arm = [c for c in classifiers if "aarch" in c or "arm64" in c]
+        if x86 and not arm:
+            coordinate = f"{group}:{artifact}:{x86[0]}"
+            detail = (f"{coordinate} pins the linux x86-64 build of a native library and no aarch64 classifier "
+                      f"(e.g. {x86[0].replace('x86_64', 'aarch_64').replace('x86-64', 'aarch_64')}) is declared "
+                      "beside it: on aarch64 the library does not load.")
+            hit = Hit(line=_line_of(text, x86[0]), column=1, end_column=None, snippet=coordinate, match=x86[0],
+                      detail=detail)
+            findings.append(to_finding(rule, hit, display))
+    return findings
