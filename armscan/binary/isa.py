@@ -45,9 +45,21 @@ _R_AARCH64_IRELATIVE = 1032
 
 
 @lru_cache(maxsize=1)
+def _profile() -> dict[str, Any]:
+    data: dict[str, Any] = load_yaml((rules_dir() / "targets" / "cpus.yaml").read_text(encoding="utf-8"))
+    return data
+
+
 def _guarded_functions() -> tuple[str, ...]:
-    data = load_yaml((rules_dir() / "targets" / "cpus.yaml").read_text(encoding="utf-8"))
-    return tuple(str(g) for g in data.get("guarded-functions", []))
+    return tuple(str(g) for g in _profile().get("guarded-functions", []))
+
+
+def _guarded_library(elf: Any) -> bool:
+    dynamic = elf.get_section_by_name(".dynamic")
+    if dynamic is None or not hasattr(dynamic, "iter_tags"):
+        return False
+    names = {str(g) for g in _profile().get("guarded-libraries", [])}
+    return any(tag.entry.d_tag == "DT_SONAME" and tag.soname in names for tag in dynamic.iter_tags())
 
 
 @dataclass
@@ -67,21 +79,22 @@ def _code_sections(elf: Any) -> list[_Code]:
     return found
 
 
-def _selects_at_run_time(elf: Any) -> bool:
-    """IFUNC symbols, IRELATIVE relocations, or a getauxval import: the binary picks implementations by CPU."""
-    for name in (".rela.iplt", ".rela.plt"):  # IRELATIVE relocations: IFUNCs, even in a stripped static binary
-        section = elf.get_section_by_name(name)
-        if section is not None and hasattr(section, "iter_relocations") and any(
-                r["r_info_type"] == _R_AARCH64_IRELATIVE for r in section.iter_relocations()):
-            return True
+def _selects_at_run_time(elf: Any) -> str | None:
+    """How the binary picks implementations by CPU: "dynamic" (IFUNC or getauxval in its dynamic symbols),
+    "static" (only IRELATIVE relocations: a static binary whose libc has IFUNCs), or None."""
     for name in (".dynsym", ".symtab"):
         table = elf.get_section_by_name(name)
         if table is None or not hasattr(table, "iter_symbols"):
             continue
         for symbol in table.iter_symbols():
             if symbol["st_info"]["type"] == "STT_GNU_IFUNC" or symbol.name in ("getauxval", "__getauxval"):
-                return True
-    return False
+                return "dynamic" if name == ".dynsym" else "static"
+    for name in (".rela.iplt", ".rela.plt"):  # IRELATIVE relocations: IFUNCs, even in a stripped static binary
+        section = elf.get_section_by_name(name)
+        if section is not None and hasattr(section, "iter_relocations") and any(
+                r["r_info_type"] == _R_AARCH64_IRELATIVE for r in section.iter_relocations()):
+            return "static"
+    return None
 
 
 def scan(fh: BinaryIO) -> tuple[IsaUse, ...]:
@@ -96,7 +109,9 @@ def scan(fh: BinaryIO) -> tuple[IsaUse, ...]:
     if not sections:
         return ()
     functions = _Functions(elf)
-    dispatching = _selects_at_run_time(elf)
+    selection = _selects_at_run_time(elf)
+    dispatching = selection is not None
+    whole_library = _guarded_library(elf)
     totals: dict[str, list[int]] = {}
     firsts: dict[str, tuple[int, str | None]] = {}
     for code in sections:
@@ -104,9 +119,13 @@ def scan(fh: BinaryIO) -> tuple[IsaUse, ...]:
             for feature, hit_indexes in found.items():
                 indexes = hit_indexes
                 addresses = code.address + 4 * (indexes + offset)
-                if feature == "lse":  # LL/SC next door, or a helper by name; IFUNCs do not cover atomics
-                    guarded = functions.guarded(addresses, False) | (_near_llsc(indexes, llsc)
-                                                                      & ~functions.named(addresses))
+                if whole_library:
+                    guarded = np.ones(len(indexes), dtype=bool)
+                elif feature == "lse":
+                    # LL/SC next door or a helper by name; a library dispatching through IFUNCs covers unplaced
+                    # atomics too (libatomic's variants), a static executable's IRELATIVEs (libc's) do not
+                    guarded = functions.guarded(addresses, selection == "dynamic") | (
+                        _near_llsc(indexes, llsc) & ~functions.named(addresses))
                 else:
                     guarded = functions.guarded(addresses, dispatching)
                 loose = np.flatnonzero(~guarded)
