@@ -14,6 +14,7 @@ from typing import Protocol
 
 from armscan import __version__
 from armscan.analyzers.files import Collector, analyze_file
+from armscan.analyzers.java import classifier_jar_findings
 from armscan.docker import phase as docker_phase
 from armscan.gate import apply_inline
 from armscan.limits import Limits
@@ -176,6 +177,7 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         else:
             complete = _run_pool(entries, ruleset, options, jobs, merge, progress, errors)
         complete = _python(entries, ruleset, options.python, merge, errors) and complete
+        merge.findings.extend(classifier_jar_findings([e.display for e in entries], ruleset))
         docker = docker_phase.run(entries, ruleset, options.registry)
         merge.findings.extend(docker.findings)
         merge.skipped.extend(docker.skipped)

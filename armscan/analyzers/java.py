@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from armscan.analyzers.source import Hit, to_finding
-from armscan.model import Finding, Skipped, SkipReason
+from armscan.model import Finding, Location, Skipped, SkipReason
 from armscan.resources import load_yaml, rules_dir
 from armscan.rules_engine.loader import RuleSet
 
@@ -147,4 +148,34 @@ def _classifier_findings(dependencies: list[tuple[str, str, str | None, str]], d
             hit = Hit(line=_line_of(text, x86[0]), column=1, end_column=None, snippet=coordinate, match=x86[0],
                       detail=detail)
             findings.append(to_finding(rule, hit, display))
+    return findings
+
+
+_CLASSIFIER_JAR = re.compile(r"^(?P<base>.+)-(?P<os>linux|osx|windows)-(?P<arch>x86[_-]64|amd64|aarch[_-]?64|arm64)"
+                             r"\.jar$", re.IGNORECASE)
+
+
+def classifier_jar_findings(paths: list[str], ruleset: RuleSet) -> list[Finding]:
+    """JAR files named for one platform (netty-transport-native-epoll-4.1.94.Final-linux-x86_64.jar) in a
+    folder, a fat JAR's lib folder or an image, with no aarch64 one of the same artifact beside them."""
+    rule = ruleset.variant("java", "classifier")
+    if rule is None:
+        return []
+    groups: dict[tuple[str, str, str], dict[str, str]] = {}
+    for path in paths:
+        folder, _, name = path.rpartition("/")
+        match = _CLASSIFIER_JAR.match(name)
+        if match:
+            arch = "x86" if match.group("arch").lower() in ("x86_64", "x86-64", "amd64") else "arm"
+            groups.setdefault((folder, match.group("base"), match.group("os").lower()), {})[arch] = path
+    findings = []
+    for (_folder, base, os_name), arches in sorted(groups.items()):
+        if "x86" in arches and "arm" not in arches:
+            path = arches["x86"]
+            name = path.rpartition("/")[2]
+            detail = (f"{name} is the {os_name} x86-64 build of {base} and no aarch64 one "
+                      f"({base}-{os_name}-aarch_64.jar) sits beside it: on aarch64 its native library does not load.")
+            hit = Hit(line=0, column=0, end_column=None, snippet=name, match=name, detail=detail)
+            finding = to_finding(rule, hit, path)
+            findings.append(replace(finding, location=Location(path=path, snippet=name, match=name)))
     return findings

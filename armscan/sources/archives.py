@@ -70,6 +70,9 @@ def scan_zip(fh: BinaryIO, display: str, ruleset: RuleSet, limits: Limits, out: 
                 return
             _member(archive, info, member, ruleset, limits, out, depth)
     _mark_ported(display, first_artifact, first_finding, ruleset, out)
+    from armscan.analyzers.java import classifier_jar_findings
+
+    out.findings.extend(classifier_jar_findings([f"{display}!{i.filename}" for i in infos], ruleset))
 
 
 # Architecture names in native-library paths of JARs and wheels: snappy's Linux/x86_64, netty's
