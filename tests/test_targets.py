@@ -14,7 +14,7 @@ from tests.conftest import BIN, run_cli
 from tests.registry import ensure_tools
 
 SYSROOT = "/usr/aarch64-linux-gnu"
-ISA_FIXTURES = ("isa-lse", "isa-outline-atomics", "isa-sve")
+ISA_FIXTURES = ("isa-lse", "isa-outline-atomics", "isa-sve", "isa-sve2")
 
 
 def run_on(cpu: str, binary: str) -> int:
@@ -40,16 +40,16 @@ def isa_findings(*targets: str) -> set[tuple[str, str]]:
 
 def test_isa_verdicts_match_what_the_cpus_really_do(qemu: None) -> None:
     sigill = -signal.SIGILL
-    ran = {(name, cpu): run_on(cpu, name) for name in ISA_FIXTURES for cpu in ("cortex-a72", "neoverse-n1", "max")}
-    assert ran == {
-        ("isa-lse", "cortex-a72"): sigill, ("isa-lse", "neoverse-n1"): 0, ("isa-lse", "max"): 0,
-        ("isa-outline-atomics", "cortex-a72"): 0, ("isa-outline-atomics", "neoverse-n1"): 0,
-        ("isa-outline-atomics", "max"): 0,
-        ("isa-sve", "cortex-a72"): sigill, ("isa-sve", "neoverse-n1"): sigill, ("isa-sve", "max"): 0,
-    }
-    # armscan says exactly that: a1 is Cortex-A72, graviton2 Neoverse N1, graviton3 has SVE
-    assert isa_findings("a1", "graviton2", "graviton3") == {("isa-lse", "a1"), ("isa-sve", "a1"),
-                                                            ("isa-sve", "graviton2")}
+    cpus = ("cortex-a72", "neoverse-n1", "a64fx", "max")
+    ran = {(name, cpu): run_on(cpu, name) for name in ISA_FIXTURES for cpu in cpus}
+    expected_sigill = {("isa-lse", "cortex-a72"), ("isa-sve", "cortex-a72"), ("isa-sve", "neoverse-n1"),
+                       ("isa-sve2", "cortex-a72"), ("isa-sve2", "neoverse-n1"), ("isa-sve2", "a64fx")}
+    assert ran == {key: sigill if key in expected_sigill else 0 for key in ran}
+    # armscan says exactly that: a1 is Cortex-A72, graviton2 Neoverse N1; graviton3 has SVE but not SVE2
+    # (as qemu's a64fx model); graviton4 has both (as max)
+    assert isa_findings("a1", "graviton2", "graviton3", "graviton4") == {
+        ("isa-lse", "a1"), ("isa-sve", "a1"), ("isa-sve", "graviton2"), ("isa-sve2", "a1"),
+        ("isa-sve2", "graviton2"), ("isa-sve2", "graviton3")}
 
 
 def test_isa_facts_in_the_json() -> None:
@@ -58,11 +58,14 @@ def test_isa_facts_in_the_json() -> None:
     isa = {a["path"].rsplit("/", 1)[-1]: [(u["feature"], u["count"], u["unguarded"]) for u in a["isa"]]
            for a in json.loads(done.stdout)["artifacts"]}
     assert isa == {"isa-outline-atomics": [("lse", 2, 0)], "isa-sve": [("sve", 19, 19)]}
+    done = run_cli("scan", str(BIN / "isa-sve2"), "--offline", "--no-index", "--json", "-", "-q")
+    uses = json.loads(done.stdout)["artifacts"][0]["isa"]
+    assert [(u["feature"], u["unguarded"] > 0) for u in uses] == [("sve", True), ("sve2", True)]
 
 
 def test_target_names_instance_families_and_errors(tmp_path: Path) -> None:
-    assert isa_findings("c7g.2xlarge") == set()  # Graviton3 has SVE and LSE
-    assert isa_findings("r6g") == {("isa-sve", "graviton2")}
+    assert isa_findings("c7g.2xlarge") == {("isa-sve2", "graviton3")}  # Graviton3: SVE and LSE, no SVE2
+    assert isa_findings("r6g") == {("isa-sve", "graviton2"), ("isa-sve2", "graviton2")}
     done = run_cli("scan", str(tmp_path), "--target", "pentium4")
     assert done.returncode == 2 and "unknown --target 'pentium4'" in done.stderr
     done = run_cli("scan", str(tmp_path), "--os", "windows")

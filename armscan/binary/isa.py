@@ -137,12 +137,18 @@ def scan(fh: BinaryIO) -> tuple[IsaUse, ...]:
                     loose = np.flatnonzero(~guarded)
                 if not len(indexes):
                     continue
-                entry = totals.setdefault(feature, [0, 0])
-                entry[0] += len(indexes)
-                entry[1] += len(loose)
-                if len(loose) and feature not in firsts:
-                    first = int(addresses[loose[0]])
-                    firsts[feature] = (first, functions.name_at(first))
+                if feature == "sve" and len(loose):
+                    sve2 = _sve2(code.words, indexes[loose] + offset)
+                    if sve2.any():
+                        _tally("sve2", int(sve2.sum()), int(sve2.sum()), addresses[loose[sve2]], functions,
+                               totals, firsts)
+                        keep = np.ones(len(indexes), dtype=bool)
+                        keep[loose[sve2]] = False
+                        indexes, addresses, guarded = indexes[keep], addresses[keep], guarded[keep]
+                        loose = np.flatnonzero(~guarded)
+                        if not len(indexes):
+                            continue
+                _tally(feature, len(indexes), len(loose), addresses[loose], functions, totals, firsts)
     return tuple(IsaUse(f, counts[0], counts[1], *(firsts.get(f, (None, None))))
                  for f, counts in sorted(totals.items()) if counts[0])
 
@@ -184,6 +190,27 @@ def _chunks(words: Any) -> Any:
 
 _VERIFY_WINDOW = 4  # words on each side that must decode too
 _MAX_VERIFIED = 4096  # per section and feature; beyond, the proportion found so far stands
+
+
+def _tally(feature: str, count: int, unguarded: int, unguarded_addresses: Any, functions: _Functions,
+           totals: dict[str, list[int]], firsts: dict[str, tuple[int, str | None]]) -> None:
+    entry = totals.setdefault(feature, [0, 0])
+    entry[0] += count
+    entry[1] += unguarded
+    if unguarded and feature not in firsts:
+        first = int(unguarded_addresses[0])
+        firsts[feature] = (first, functions.name_at(first))
+
+
+def _sve2(words: Any, indexes: Any) -> Any:
+    """Which SVE-space instructions are SVE2-only, by the mnemonic capstone decodes them to."""
+    mnemonics = frozenset(str(m) for m in _profile().get("sve2-mnemonics", []))
+    disassembler = _disassembler()
+    result = np.zeros(len(indexes), dtype=bool)
+    for n, index in enumerate(indexes[:_MAX_VERIFIED].tolist()):
+        decoded = next(disassembler.disasm_lite(words[index:index + 1].tobytes(), 0), None)
+        result[n] = decoded is not None and decoded[2] in mnemonics
+    return result
 
 
 def _disassembler() -> Any:
