@@ -129,25 +129,15 @@ def scan(fh: BinaryIO) -> tuple[IsaUse, ...]:
                 else:
                     guarded = functions.guarded(addresses, dispatching)
                 loose = np.flatnonzero(~guarded)
-                data = _not_code(code.words, indexes[loose] + offset)
-                if data.any():  # constant tables in .text: not instructions, so not counted at all
-                    keep = np.ones(len(indexes), dtype=bool)
-                    keep[loose[data]] = False
-                    indexes, addresses, guarded = indexes[keep], addresses[keep], guarded[keep]
-                    loose = np.flatnonzero(~guarded)
-                if not len(indexes):
-                    continue
+                # constant tables in .text are not instructions: not counted at all
+                indexes, addresses, guarded = _without(loose[_not_code(code.words, indexes[loose] + offset)],
+                                                       indexes, addresses, guarded)
+                loose = np.flatnonzero(~guarded)
                 if feature == "sve" and len(loose):
-                    sve2 = _sve2(code.words, indexes[loose] + offset)
-                    if sve2.any():
-                        _tally("sve2", int(sve2.sum()), int(sve2.sum()), addresses[loose[sve2]], functions,
-                               totals, firsts)
-                        keep = np.ones(len(indexes), dtype=bool)
-                        keep[loose[sve2]] = False
-                        indexes, addresses, guarded = indexes[keep], addresses[keep], guarded[keep]
-                        loose = np.flatnonzero(~guarded)
-                        if not len(indexes):
-                            continue
+                    sve2 = loose[_sve2(code.words, indexes[loose] + offset)]
+                    _tally("sve2", len(sve2), len(sve2), addresses[sve2], functions, totals, firsts)
+                    indexes, addresses, guarded = _without(sve2, indexes, addresses, guarded)
+                    loose = np.flatnonzero(~guarded)
                 _tally(feature, len(indexes), len(loose), addresses[loose], functions, totals, firsts)
     return tuple(IsaUse(f, counts[0], counts[1], *(firsts.get(f, (None, None))))
                  for f, counts in sorted(totals.items()) if counts[0])
@@ -192,8 +182,18 @@ _VERIFY_WINDOW = 4  # words on each side that must decode too
 _MAX_VERIFIED = 4096  # per section and feature; beyond, the proportion found so far stands
 
 
+def _without(positions: Any, indexes: Any, addresses: Any, guarded: Any) -> tuple[Any, Any, Any]:
+    if not len(positions):
+        return indexes, addresses, guarded
+    keep = np.ones(len(indexes), dtype=bool)
+    keep[positions] = False
+    return indexes[keep], addresses[keep], guarded[keep]
+
+
 def _tally(feature: str, count: int, unguarded: int, unguarded_addresses: Any, functions: _Functions,
            totals: dict[str, list[int]], firsts: dict[str, tuple[int, str | None]]) -> None:
+    if not count:
+        return
     entry = totals.setdefault(feature, [0, 0])
     entry[0] += count
     entry[1] += unguarded
