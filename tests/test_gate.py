@@ -100,3 +100,15 @@ def test_report_rerenders_and_merges_saved_results(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"schema_version": "9.0"}')
     done = run_cli("report", str(tmp_path / "bad.json"))
     assert done.returncode == 2 and "not an armscan 1.x result" in done.stderr
+
+
+def test_settings_file_applies_to_image_and_env_too(tmp_path: Path) -> None:
+    layout = Path(__file__).resolve().parent.parent / "fixtures" / "images" / "layout"
+    (tmp_path / ".armscan.toml").write_text('fail-on = "none"\noffline = true\nno-index = true\n')
+    assert run_cli("image", f"oci:{layout}:app-amd64", "-q", cwd=tmp_path).returncode == 0
+    assert run_cli("image", f"oci:{layout}:app-amd64", "-q", "--fail-on", "high", cwd=tmp_path).returncode == 1
+    site = tmp_path / "site"
+    site.mkdir()
+    (tmp_path / ".armscan.toml").write_text('fail-on = "catastrophic"\n')
+    done = run_cli("env", str(site), cwd=tmp_path)
+    assert done.returncode == 2 and "fail-on must be one of" in done.stderr

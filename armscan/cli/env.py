@@ -13,9 +13,12 @@ from armscan.cli.common import (
     ScanRequest,
     UsageError,
     libc_flags,
+    load_settings,
+    optional_path,
     output_targets,
     print_error,
     python_options,
+    resolve_fail_on,
     resolve_targets,
     run_scan,
     setup_logging,
@@ -24,9 +27,9 @@ from armscan.cli_options import (
     Audit,
     BaselineOption,
     CacheDir,
+    ConfigOption,
     CsvOut,
     ExtraIndexUrl,
-    FailOn,
     FailOnOption,
     FindLinks,
     Glibc,
@@ -63,6 +66,7 @@ def env(
     sarif_out: SarifOut = None,
     markdown_out: MarkdownOut = None,
     csv_out: CsvOut = None,
+    config_file: ConfigOption = None,
     fail_on: FailOnOption = None,
     target: TargetOption = None,
     os_name: OsOption = None,
@@ -102,16 +106,22 @@ def env(
                 raise UsageError(f"{info.executable} has no site-packages folder")
             folders.extend((d, d) for d in info.site_dirs)
             python_version = python_version or f"{info.version[0]}.{info.version[1]}"
-        targets = resolve_targets(target, os_name)
-        glibc, musl = libc_flags(targets, glibc, musl)
+        config = load_settings(config_file, [])
+        offline = offline or config.get("offline", False)
+        no_index = no_index or config.get("no-index", False)
+        find_links = find_links or config.get("find-links")
+        targets = resolve_targets(target or config.get("targets"), os_name or config.get("os"))
+        glibc, musl = libc_flags(targets, glibc or config.get("glibc"), musl or config.get("musl"))
         options = None if no_index and not find_links else python_options(
-            index_url, extra_index_url or [], offline, python_version, glibc, musl, cache_dir, timeout, audit, osv_url,
+            index_url or config.get("index-url"), extra_index_url or config.get("extra-index-url") or [], offline,
+            python_version, glibc, musl, cache_dir, timeout, audit or config.get("audit", False), osv_url,
             find_links or [], no_index)
         request = ScanRequest(folders, output_targets(json_out, html_out, sarif_out, markdown_out, csv_out),
-                           fail_on or FailOn.HIGH,
+                           resolve_fail_on(fail_on, config),
                            ScanOptions(jobs=jobs, use_ignore_files=False, limits=Limits(), python=options,
                                        targets=targets),
-                           frozenset(), binaries_only=True, baseline=baseline)
+                           frozenset(), binaries_only=True,
+                           baseline=baseline or optional_path(config.path("baseline")))
         code = run_scan(request, verbose, quiet, stderr)
     except UsageError as e:
         print_error(stderr, str(e))

@@ -14,9 +14,12 @@ from armscan.cli.common import (
     failed_result,
     finish,
     load_ruleset,
+    load_settings,
+    optional_path,
     output_targets,
     print_error,
     python_options,
+    resolve_fail_on,
     resolve_targets,
     setup_logging,
 )
@@ -24,9 +27,9 @@ from armscan.cli_options import (
     Audit,
     BaselineOption,
     CacheDir,
+    ConfigOption,
     CsvOut,
     ExtraIndexUrl,
-    FailOn,
     FailOnOption,
     FindLinks,
     HtmlOut,
@@ -57,6 +60,7 @@ def image(
     sarif_out: SarifOut = None,
     markdown_out: MarkdownOut = None,
     csv_out: CsvOut = None,
+    config_file: ConfigOption = None,
     fail_on: FailOnOption = None,
     target: TargetOption = None,
     os_name: OsOption = None,
@@ -89,6 +93,10 @@ def image(
     setup_logging(verbose, stderr)
     try:
         check_outputs(output_targets(json_out, html_out, sarif_out, markdown_out, csv_out))
+        config = load_settings(config_file, [])
+        offline = offline or config.get("offline", False)
+        no_index = no_index or config.get("no-index", False)
+        find_links = find_links or config.get("find-links")
         user_pass = None
         if creds is not None:
             user, sep, password = creds.partition(":")
@@ -96,8 +104,9 @@ def image(
                 raise UsageError("--creds takes USER:PASSWORD")
             user_pass = (user, password)
         python = None if no_index and not find_links else python_options(
-            index_url, extra_index_url or [], offline, None, "2.34", None, cache_dir, timeout, audit, osv_url,
-            find_links or [], no_index)
+            index_url or config.get("index-url"), extra_index_url or config.get("extra-index-url") or [], offline,
+            None, "2.34", None, cache_dir, timeout, audit or config.get("audit", False), osv_url, find_links or [],
+            no_index)
         try:
             from armscan.image.reference import parse
 
@@ -105,17 +114,20 @@ def image(
         except ReferenceError_ as e:
             raise UsageError(str(e)) from e
         settings = RegistrySettings(user_pass, parsed.registry if isinstance(parsed, RegistryRef) else None,
-                                    frozenset(insecure_registry or ()), registry_timeout)
+                                    frozenset(insecure_registry or config.get("insecure-registry") or ()),
+                                    registry_timeout)
         ruleset = load_ruleset(frozenset())
         try:
             source, _ = open_source(reference, settings)
             result = analyze_image(source.label, source, None if offline else registry_opener(settings), ruleset,
                                    ImageOptions(limits=Limits(), python=python, offline=offline,
-                                                targets=resolve_targets(target, os_name)))
+                                                targets=resolve_targets(target or config.get("targets"),
+                                                                        os_name or config.get("os"))))
         except (SourceError, RegistryError) as e:  # nothing could be read: an empty, incomplete result
             result = failed_result(reference, ruleset, str(e))
         outputs = output_targets(json_out, html_out, sarif_out, markdown_out, csv_out)
-        code = finish(result, outputs, fail_on or FailOn.HIGH, verbose, quiet, stderr, baseline)
+        code = finish(result, outputs, resolve_fail_on(fail_on, config), verbose, quiet, stderr,
+                      baseline or optional_path(config.path("baseline")))
     except UsageError as e:
         print_error(stderr, str(e))
         code = EXIT_USAGE
