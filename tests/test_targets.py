@@ -89,3 +89,7 @@ def test_a_verdict_per_target() -> None:
     assert [(t["target"], t["verdict"]) for t in plan["targets"]] == [
         ("a1", "ready-after-work"), ("graviton2", "ready-after-work"), ("graviton3", "ready")]
     assert plan["targets"][0]["reason"].endswith("2 binaries with instructions it lacks")
+    terminal = run_cli("scan", str(BIN / "isa-sve"), "--target", "a1", "--target", "graviton3", "--offline",
+                       "--no-index", env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    assert "AWS A1 (Cortex-A72, Armv8.0): ready after work" in terminal.stdout
+    assert "AWS Graviton3 (Neoverse V1, Armv8.4): ready" in terminal.stdout

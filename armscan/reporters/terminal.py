@@ -59,6 +59,11 @@ def render(result: ScanResult, console: Console, *, threshold: Severity | None, 
         if image.suggested_tag:
             text += f"; {image.suggested_tag} has linux/arm64"
         table.add_row("Image", f"{image.reference}\n{text}\n{image.os or 'unknown OS'}, {image.layers} layers")
+    if len(result.cpu_targets) > 1:
+        from armscan.plan import build_plan
+
+        words = {"ready": "ready", "ready-after-work": "ready after work", "blocked": "blocked"}
+        table.add_row("Targets", "\n".join(f"{t.name}: {words[t.verdict]}" for t in build_plan(result).targets))
     if result.packages:
         statuses: dict[str, int] = {}
         for package in result.packages:
