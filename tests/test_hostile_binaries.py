@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import random
 import time
+from pathlib import Path
 
 import pytest
 
 from armscan.analyzers.files import Collector, analyze_stream
 from armscan.limits import Limits
 from armscan.rules_engine.loader import RuleSet
-from tests.conftest import BIN
+from tests.conftest import BIN, scan
 
 SEEDS = ["hello-x86_64", "libmix-aarch64.so", "libmix-x86_64.a", "mix-aarch64.o", "tool-universal.macho",
          "Portable.dll", "nativepkg-1.0-cp311-cp311-linux_x86_64.whl", "app-fat.jar"]
@@ -45,3 +46,21 @@ def test_mutations_never_raise(seed_name: str, ruleset: RuleSet) -> None:
         assert time.monotonic() - start < 5, "analysis of a mutated file took too long"
         for skipped in out.skipped:
             assert skipped.detail
+
+
+def test_corrupt_symbol_table_leaves_the_instruction_scan_unknown(tmp_path: Path) -> None:
+    """A function symbol with an impossible address: the binary is still recorded, its extensions unknown."""
+    from elftools.elf.elffile import ELFFile
+
+    data = bytearray((BIN / "isa-lse").read_bytes())
+    with open(BIN / "isa-lse", "rb") as fh:
+        elf = ELFFile(fh)
+        dynsym = elf.get_section_by_name(".dynsym")
+        index = next(i for i, s in enumerate(dynsym.iter_symbols()) if s["st_info"]["type"] == "STT_FUNC")
+        offset = dynsym["sh_offset"] + index * dynsym["sh_entsize"] + 8  # st_value
+    data[offset:offset + 8] = b"\xff" * 8
+    (tmp_path / "tool").write_bytes(bytes(data))
+    result = scan(tmp_path, display="")
+    assert result.complete and [a.machines for a in result.artifacts] == [("aarch64",)]
+    assert not result.skipped  # nothing crashed: the bad symbol is ignored, the code is still scanned
+    assert [(u.feature, u.unguarded) for u in result.artifacts[0].isa] == [("lse", 2)]

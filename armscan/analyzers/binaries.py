@@ -82,8 +82,9 @@ def _isa(fh: BinaryIO) -> tuple[tuple[IsaUse, ...], tuple[str, ...]]:
 
     try:
         return isa.scan(fh), ()
-    except (ELFError, ValueError, OSError, struct.error) as e:
-        return (), (f"instruction scan failed: {e}",)
+    except (ELFError, ValueError, OSError, struct.error, OverflowError, IndexError, KeyError) as e:
+        # a malformed binary: its extensions are unknown, which the note says; the rest of its record stands
+        return (), (f"instruction scan failed: {type(e).__name__}: {e}",)
 
 
 def _packer(fh: BinaryIO) -> str | None:

@@ -286,7 +286,7 @@ class _Functions:
     """Function symbols as sorted arrays, so that millions of addresses are placed at once."""
 
     def __init__(self, elf: Any) -> None:
-        symbols = sorted(_function_symbols(elf))
+        symbols = sorted(s for s in _function_symbols(elf) if 0 < s[0] < 2**62 and 0 <= s[1] < 2**32)
         self.starts = np.array([s[0] for s in symbols], dtype=np.int64)
         self.ends = np.array([s[0] + max(s[1], 4) for s in symbols], dtype=np.int64)
         self.names = [s[2] for s in symbols]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import zlib
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
@@ -63,7 +64,13 @@ def collect(source: BlobSource, layers: tuple[Descriptor, ...], label: str, rule
             with source.blob(descriptor) as blob:
                 for item in read_layer(blob, descriptor.digest, descriptor.size, hidden, stats):
                     paths.add(item.path)
-                    _visit(item, f"{label}!/{item.path}", kept, layer, ruleset, limits)
+                    try:
+                        _visit(item, f"{label}!/{item.path}", kept, layer, ruleset, limits)
+                    except (LayerError, OSError, EOFError, zlib.error):
+                        raise  # the layer stream itself failed: handled below, for the whole layer
+                    except Exception as e:  # one file the analyzers choke on is unknown; the layer goes on
+                        layer.skip(f"{label}!/{item.path}", SkipReason.ANALYSIS_FAILED,
+                                   f"analysis failed: {type(e).__name__}: {e}")
         except LayerError as e:
             out.errors.append(f"{where}: {e}")
             out.skipped.append(Skipped(f"{label}!layer{number}", SkipReason.MALFORMED,
