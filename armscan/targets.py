@@ -11,8 +11,8 @@ from typing import Any
 
 from armscan.analyzers.source import Hit, to_finding
 from armscan.model import Artifact, Finding, Location
-from armscan.resources import load_yaml, rules_dir
-from armscan.rules_engine.loader import RuleError, RuleSet, jsonschema_validator, remember_valid, validation_memo
+from armscan.resources import rules_dir
+from armscan.rules_engine.loader import RuleSet, load_validated
 
 FEATURE_NAMES = {"lse": "LSE atomics (Armv8.1)", "rcpc": "RCpc loads (Armv8.3 LDAPR)",
                  "dotprod": "dot-product instructions (Armv8.2)", "fp16": "half-precision arithmetic (Armv8.2)",
@@ -51,17 +51,9 @@ class Targets:
 @lru_cache(maxsize=1)
 def _profiles() -> tuple[dict[str, Any], dict[str, Any]]:
     folder = rules_dir() / "targets"
-    texts = {name: (folder / name).read_text(encoding="utf-8") for name in ("cpus.yaml", "systems.yaml")}
-    data = {name: load_yaml(text) for name, text in texts.items()}
-    memo = validation_memo(texts, "targets.schema.json")
-    if memo is None or not memo.exists():
-        validator = jsonschema_validator("targets.schema.json")
-        problems = [f"targets/{name}: {e.message}" for name, doc in data.items() for e in validator.iter_errors(doc)]
-        if problems:
-            raise RuleError("invalid target profiles:\n  " + "\n  ".join(problems))
-        if memo is not None:
-            remember_valid(memo)
-    return data["cpus.yaml"], data["systems.yaml"]
+    data = load_validated({f"targets/{name}": folder / name for name in ("cpus.yaml", "systems.yaml")},
+                          "targets.schema.json", "target profiles")
+    return data["targets/cpus.yaml"], data["targets/systems.yaml"]
 
 
 def _pair(text: str | None) -> tuple[int, int] | None:

@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -110,6 +111,21 @@ def test_parallel_and_serial_agree(tmp_path: Path) -> None:
     assert len(serial["findings"]) == 58 + 1 and serial["stats"]["files_seen"] == 401
 
 
+def _wait_until_reading(pid: int, folder: Path, timeout: float = 60.0) -> None:
+    """Block until the process holds a file of `folder` open (the scan itself has started, not just imports),
+    then a little longer so that some files are done."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            targets = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            targets = []
+        if any(t.startswith(str(folder) + "/") for t in targets):
+            time.sleep(0.5)
+            return
+        time.sleep(0.01)
+
+
 def test_interrupt_exits_3_and_still_writes_partial_result(tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
@@ -118,7 +134,7 @@ def test_interrupt_exits_3_and_still_writes_partial_result(tmp_path: Path) -> No
     out = tmp_path / "r.json"
     proc = subprocess.Popen([armscan_exe(), "scan", str(tree), "--json", str(out), "--jobs", "1", "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    _wait_until_reading(proc.pid, tree)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     if proc.returncode == 1:
@@ -154,3 +170,12 @@ def test_no_network_no_writes_outside_outputs(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "tree"]
     written = {p.relative_to(tmp_path / "cache").parts[:2] for p in (tmp_path / "cache").rglob("*") if p.is_file()}
     assert written == {("armscan", "validated-rules")}
+
+
+def test_a_broken_installation_exits_3_with_one_line() -> None:
+    code = ("import sys; sys.modules['semantic_version'] = None; sys.argv = ['armscan', 'scan', '.']; "
+            "from armscan.entry import main; main()")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3
+    assert proc.stderr.splitlines() == ["error: cannot start: ModuleNotFoundError: import of semantic_version "
+                                        "halted; None in sys.modules (is the installation complete?)"]

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+from armscan.limits import Limits
 from tests.conftest import BIN, scan
 
 PACKAGE_LOCK = {
@@ -40,3 +41,143 @@ def test_native_module_in_node_modules_and_broken_lock(tmp_path: Path) -> None:
     result = scan(tmp_path, display="", use_ignore_files=False)
     assert [(f.rule_id, f.location.path) for f in result.findings] == [
         ("ARM-BIN-ELF-X86", "node_modules/fastthing/build/Release/fastthing.node")]
+
+
+BCRYPT_LOCK = {
+    "name": "app", "lockfileVersion": 3, "requires": True,
+    "packages": {
+        "": {"name": "app", "dependencies": {"auth-kit": "^2.0.0", "argon2": "^0.41.1"}},
+        "node_modules/argon2": {"version": "0.41.1"},
+        "node_modules/auth-kit": {"version": "2.3.0", "dependencies": {"bcrypt": "^5.0.0"}},
+        "node_modules/bcrypt": {"version": "5.0.1", "hasInstallScript": True,
+                                "dependencies": {"node-addon-api": "^3.1.0"}},
+        "node_modules/node-addon-api": {"version": "3.2.1"},
+        "node_modules/legacy/node_modules/bcrypt": {"version": "3.0.8"},
+        "node_modules/legacy": {"version": "1.0.0", "dependencies": {"bcrypt": "^3.0.0"}},
+    },
+}
+
+
+def _findings(result: object) -> list[tuple[str, str, int]]:
+    return [(f.rule_id, f.location.path, f.location.line or 0) for f in result.findings]  # type: ignore[attr-defined]
+
+
+def test_package_lock_transitive_native_package_names_the_chain(tmp_path: Path) -> None:
+    text = json.dumps(BCRYPT_LOCK, indent=2)
+    (tmp_path / "package-lock.json").write_text(text)
+    (tmp_path / "package.json").write_text(json.dumps({"dependencies": {"auth-kit": "^2.0.0", "bcrypt": "^5"}}))
+    result = scan(tmp_path, display="")
+    line = next(n for n, row in enumerate(text.splitlines(), start=1) if '"node_modules/bcrypt"' in row)
+    # the lock beside package.json says more than its ranges: package.json gives no finding of its own
+    assert _findings(result) == [("ARM-NODE-UPGRADE-FOR-ARM64", "package-lock.json", line)]
+    finding = result.findings[0]
+    assert finding.message.startswith("bcrypt 3.0.8 and 5.0.1 (locked) has no linux-arm64 build; 6.0.0 is the first "
+                                      "release with one. Upgrade to 6.0.0 or later: until then on arm64 npm install "
+                                      "compiles it with node-gyp")
+    assert finding.message.endswith("Pulled in by auth-kit.")
+    assert finding.work.value == "upgrade-dependency" and finding.severity.value == "high"
+    assert "argon2" not in finding.message  # 0.41.1 ships linux-arm64 builds
+
+
+def test_package_lock_v1_nested_and_replacement_advice(tmp_path: Path) -> None:
+    lock = {"name": "site", "lockfileVersion": 1, "dependencies": {
+        "gulp-sass": {"version": "4.1.0", "requires": {"node-sass": "^4.8.3"}},
+        "node-sass": {"version": "4.14.1", "requires": {"lodash": "^4.17.15"}},
+        "lodash": {"version": "4.17.21"},
+        "tools": {"version": "1.0.0", "requires": {"phantomjs-prebuilt": "^2.1.7"}, "dependencies": {
+            "phantomjs-prebuilt": {"version": "2.1.16"}}},
+    }}
+    (tmp_path / "package-lock.json").write_text(json.dumps(lock, indent=2))
+    result = scan(tmp_path, display="")
+    by_rule = {f.rule_id: f for f in result.findings}
+    assert sorted(by_rule) == ["ARM-NODE-NO-ARM64", "ARM-NODE-SOURCE-BUILD"]
+    assert by_rule["ARM-NODE-SOURCE-BUILD"].message.startswith("node-sass 4.14.1 (locked): no release has a "
+                                                               "linux-arm64 build")
+    assert "Instead: sass (Dart Sass, pure JavaScript)" in by_rule["ARM-NODE-SOURCE-BUILD"].message
+    assert by_rule["ARM-NODE-SOURCE-BUILD"].message.endswith("Pulled in by gulp-sass.")
+    assert by_rule["ARM-NODE-NO-ARM64"].severity.value == "blocker"
+    assert by_rule["ARM-NODE-NO-ARM64"].message.endswith("Pulled in by tools.")
+
+
+def test_manifest_ranges_without_a_lock(tmp_path: Path) -> None:
+    manifest = {"dependencies": {"bcrypt": "~5.1.0", "zeromq": ">=6.0.0 <6.3.0", "oracledb": "^5.5.0 || ^6.0.0",
+                                 "isolated-vm": "latest", "leveldown": "file:../leveldown"},
+                "devDependencies": {"@tensorflow/tfjs-node": "3.18"}}
+    text = json.dumps(manifest, indent=2)
+    (tmp_path / "package.json").write_text(text)
+    installed = tmp_path / "node_modules" / "bcrypt"
+    installed.mkdir(parents=True)
+    (installed / "package.json").write_text(json.dumps({"name": "bcrypt", "dependencies": {"node-sass": "^4"}}))
+    result = scan(tmp_path, display="", use_ignore_files=False)
+    lines = {name: n for n, row in enumerate(text.splitlines(), start=1) for name in manifest["dependencies"]
+             if f'"{name}"' in row} | {"@tensorflow/tfjs-node": text.splitlines().index(
+                 next(r for r in text.splitlines() if "tfjs-node" in r)) + 1}
+    # ~5.1.0 stops before 6.0.0 and <6.3.0 before zeromq's first arm64 release; ^6.0.0 admits oracledb 6;
+    # a tag or a path is not a range; node_modules/*/package.json is not the project's
+    assert sorted(_findings(result)) == sorted([
+        ("ARM-NODE-UPGRADE-FOR-ARM64", "package.json", lines["bcrypt"]),
+        ("ARM-NODE-UPGRADE-FOR-ARM64", "package.json", lines["zeromq"]),
+        ("ARM-NODE-UPGRADE-FOR-ARM64", "package.json", lines["@tensorflow/tfjs-node"])])
+    tfjs = next(f for f in result.findings if f.location.match == "@tensorflow/tfjs-node")
+    assert tfjs.message.startswith("@tensorflow/tfjs-node 3.18 (in devDependencies) has no linux-arm64 build; "
+                                   "3.19.0 is the first release with one.")
+    assert "on arm64 its install or its first require() fails" in tfjs.message
+
+
+def test_broken_and_oversized_node_files_are_skipped_not_ready(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "pnpm-lock.yaml").write_text("packages: [unclosed\n  - :")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "yarn.lock").write_bytes(b"\x00\x01garbage:\n  version\n")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "package.json").write_text("[1, 2")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "package-lock.json").write_text('{"packages": {"node_modules/bcrypt": "5.0.1"}}')
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "package-lock.json").write_text(json.dumps(BCRYPT_LOCK, indent=2) + " " * 4000)
+    result = scan(tmp_path, display="", limits=Limits(max_text_size=4000))
+    assert result.findings == ()
+    assert sorted((s.path, s.reason.value) for s in result.skipped) == [
+        ("a/pnpm-lock.yaml", "malformed"), ("b/yarn.lock", "malformed"), ("c/package.json", "malformed"),
+        ("e/package-lock.json", "too-large")]
+
+
+def test_pnpm_v6_keys_with_peer_suffixes(tmp_path: Path) -> None:
+    (tmp_path / "pnpm-lock.yaml").write_text(
+        "lockfileVersion: '6.0'\n\ndependencies:\n  ssr-kit:\n    specifier: ^1.0.0\n    version: 1.0.0\n\n"
+        "packages:\n\n  /ssr-kit@1.0.0:\n    dependencies:\n      '@swc/core': 1.2.40(@swc/helpers@0.5.0)\n\n"
+        "  /@swc/core@1.2.40(@swc/helpers@0.5.0):\n    resolution: {integrity: sha512-x}\n")
+    result = scan(tmp_path, display="")
+    assert _findings(result) == [("ARM-NODE-UPGRADE-FOR-ARM64", "pnpm-lock.yaml", 14)]
+    assert result.findings[0].message.startswith("@swc/core 1.2.40 (locked) has no linux-arm64 build; 1.2.43 is")
+    assert result.findings[0].message.endswith("Pulled in by ssr-kit.")
+
+
+def test_image_installed_native_packages_for_the_arm64_rebuild(tmp_path: Path) -> None:
+    from fixtures.images.build import Layout, tar_bytes
+    from tests.conftest import cli_json
+
+    x86_addon = (BIN / "libmix-x86_64.so").read_bytes()
+    app = {
+        "app/node_modules/bcrypt/package.json": json.dumps({"name": "bcrypt", "version": "5.0.1"}).encode(),
+        "app/node_modules/bcrypt/lib/binding/napi-v3/bcrypt_lib.node": x86_addon,
+        "app/node_modules/argon2/package.json": json.dumps({"name": "argon2", "version": "0.41.1"}).encode(),
+        "app/node_modules/gulp-sass/node_modules/node-sass/package.json": b'{"version": "4.14.1"}',
+        "app/node_modules/deasync/package.json": b"\xff\xfe not json",
+        "app/node_modules/express/package.json": b'{"version": "4.18.2"}',
+    }
+    layout = Layout(tmp_path / "layout")
+    layout.tag(layout.image("amd64", [tar_bytes(app)], base=None), "node")
+    layout.write_index()
+    code, doc = cli_json("image", f"oci:{tmp_path / 'layout'}:node", "--no-index", "--offline")
+    found = sorted((f["rule_id"], f["location"]["path"].split("!/", 1)[-1]) for f in doc["findings"])
+    assert code == 1 and found == [
+        ("ARM-IMG-NO-ARM64", f"oci:{tmp_path / 'layout'}:node"),
+        ("ARM-IMG-NODE-NATIVE", "app/node_modules/bcrypt/lib/binding/napi-v3/bcrypt_lib.node"),
+        ("ARM-NODE-SOURCE-BUILD", "app/node_modules/gulp-sass/node_modules/node-sass/package.json"),
+        ("ARM-NODE-UPGRADE-FOR-ARM64", "app/node_modules/bcrypt/package.json"),
+    ]
+    upgrade = next(f for f in doc["findings"] if f["rule_id"] == "ARM-NODE-UPGRADE-FOR-ARM64")
+    assert upgrade["message"].startswith("bcrypt 5.0.1 (installed at /app/node_modules/bcrypt) has no linux-arm64 "
+                                         "build; 6.0.0 is the first release with one.")
+    assert upgrade["location"].get("line") is None

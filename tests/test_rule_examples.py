@@ -2,7 +2,8 @@
 
 `ruleid: ID` marks a line that must be reported (not as ported), `ported: ID` one that must be reported as
 already ported, and `ok: ID` one that must not be reported. A finding on an unmarked line fails too.
-Binary examples carry their expectations in expect.yaml; so do image examples, which are tags of the fixture
+Binary examples (and JSON ones, which allow no comments, with a `line`) carry their expectations in
+expect.yaml; so do image examples, which are tags of the fixture
 image layout scanned with their base images in a real local registry.
 """
 
@@ -49,7 +50,7 @@ def _marks(root: Path) -> dict[tuple[str, str, int], str]:
         for name, entries in yaml.safe_load(expect_file.read_text())["files"].items():
             for entry in entries:
                 kind, rule_id = next(iter(entry.items()))
-                expected[(rule_id, name, 0)] = kind
+                expected[(rule_id, name, entry.get("line", 0))] = kind
     return expected
 
 

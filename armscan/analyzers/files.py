@@ -8,10 +8,9 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-from armscan.analyzers import binaries, java
+from armscan.analyzers import binaries, java, nodelock, nodenative
 from armscan.analyzers.counterparts import Siblings
-from armscan.analyzers.nodelock import LOCK_NAMES
-from armscan.analyzers.nodelock import analyze as analyze_lock
+from armscan.analyzers.nodelockfile import LOCK_NAMES, LockError, read_lock
 from armscan.analyzers.source import SourceFile, analyze_text
 from armscan.binary.headers import EMPTY_ZIP_MAGIC, HEAD_SIZE, ZIP_MAGIC, HeaderError, classify
 from armscan.limits import ARCHIVE_SUFFIXES, Limits
@@ -92,12 +91,13 @@ def analyze_stream(
             out.skipped.extend(skipped)
             out.source_scanned = True
         return
-    if name in LOCK_NAMES:
-        if size <= limits.max_text_size:
-            rest = fh.read(limits.max_text_size - len(head) + 1)
-            out.bytes_read += len(rest)
-            out.findings.extend(analyze_lock(name, display, (head + rest).decode("utf-8", "replace"), ruleset))
-            out.source_scanned = True
+    if name in LOCK_NAMES or (name == "package.json" and _project_manifest(display, fs_path)):
+        if size > limits.max_text_size:
+            out.skip(display, SkipReason.TOO_LARGE, f"{size} bytes is over the {limits.max_text_size}-byte limit")
+            return
+        rest = fh.read(limits.max_text_size - len(head) + 1)
+        out.bytes_read += len(rest)
+        _analyze_node(name, display, (head + rest).decode("utf-8", "replace"), ruleset, out)
         return
     rules = ruleset.for_file(name)
     if not rules:
@@ -114,6 +114,31 @@ def analyze_stream(
     source = SourceFile(fs_path or display, display, name, text, Siblings(fs_path or ""))
     out.findings.extend(analyze_text(source, rules))
     out.source_scanned = True
+
+
+def _project_manifest(display: str, fs_path: str | None) -> bool:
+    """A project's own package.json with no lock file beside it (the lock, when there, says more); those of
+    installed packages under node_modules are not the project's choices."""
+    if "node_modules/" in display.replace("\\", "/"):
+        return False
+    folder = Path(fs_path).parent if fs_path else None
+    return folder is None or not any((folder / lock).is_file() for lock in LOCK_NAMES)
+
+
+def _analyze_node(name: str, display: str, text: str, ruleset: RuleSet, out: Collector) -> None:
+    out.source_scanned = True
+    if name == "package.json":
+        found, skipped = nodenative.manifest_findings(text, display, ruleset)
+        out.findings.extend(found)
+        out.skipped.extend(skipped)
+        return
+    try:
+        lock = read_lock(name, text)
+    except LockError as e:
+        out.skip(display, SkipReason.MALFORMED, f"lock file not read: {e}")
+        return
+    out.findings.extend(nodelock.analyze(lock, display, ruleset))
+    out.findings.extend(nodenative.lock_findings(lock, display, ruleset))
 
 
 def analyze_file(path: str, display: str, ruleset: RuleSet, limits: Limits) -> Collector:

@@ -5,58 +5,31 @@ on arm64 then finds no binary for its platform (npm skips the missing optional p
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 
+from armscan.analyzers.nodelockfile import Lock
 from armscan.analyzers.source import Hit, to_finding
 from armscan.model import Finding
 from armscan.rules_engine.loader import RuleSet
 
-LOCK_NAMES = frozenset({"package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml"})
 # "linux-x64", "linux-x64-gnu", "linux-x64-musl", "linux_x64", "linux-amd64"; and the arm64 equivalents
 _PLATFORM = re.compile(r"(?P<os>linux|linuxmusl)[-_](?P<arch>x64|amd64|x86_64|arm64|aarch64)"
                        r"(?P<rest>(?:[-_](?:gnu|musl))?)$")
 _X64 = {"x64", "amd64", "x86_64"}
 
 
-def _package_names(name: str, text: str) -> dict[str, int]:
-    """Package name -> line of its entry."""
-    found: dict[str, int] = {}
-    lines = text.splitlines()
-    if name in ("package-lock.json", "npm-shrinkwrap.json"):
-        try:
-            data = json.loads(text)
-        except ValueError:
-            return found
-        entries = data.get("packages") or {}
-        keys = [k.rsplit("node_modules/", 1)[-1] for k in entries if "node_modules/" in k]
-        keys += list((data.get("dependencies") or {}).keys())
-        for key in keys:
-            found.setdefault(key, _line_of(lines, f'"node_modules/{key}"') or _line_of(lines, f'"{key}"'))
-        return found
-    pattern = (re.compile(r'^"?(@?[^@\s"]+)@') if name == "yarn.lock"
-               else re.compile(r"^\s+/?'?(@?[^@\s:'/]+(?:/[^@\s:'/]+)?)[@/]\d"))
-    for number, line in enumerate(lines, start=1):
-        match = pattern.match(line)
-        if match:
-            found.setdefault(match.group(1), number)
-    return found
-
-
-def _line_of(lines: list[str], needle: str) -> int:
-    for number, line in enumerate(lines, start=1):
-        if needle in line:
-            return number
-    return 0
-
-
-def analyze(name: str, display: str, text: str, ruleset: RuleSet) -> list[Finding]:
+def analyze(lock: Lock, display: str, ruleset: RuleSet) -> list[Finding]:
     rule = ruleset.variant("node", "lock-x64-only")
     if rule is None:
         return []
     families: dict[str, dict[str, list[tuple[str, int]]]] = defaultdict(lambda: defaultdict(list))
-    for package, line in _package_names(name, text).items():
+    lines: dict[str, int] = {}
+    for locked in lock.packages:
+        package = locked.name
+        if package in lines:
+            continue
+        lines[package] = line = locked.line
         base = package.rsplit("/", 1)[-1]
         match = _PLATFORM.search(base)
         if match is None:

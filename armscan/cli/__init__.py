@@ -51,12 +51,20 @@ def list_rules() -> None:
     Console().print(table)
 
 
+_TYPER_INTERRUPTED = 130
+
+
 def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
         print_error(Console(stderr=True), "interrupted")
         sys.exit(EXIT_INCOMPLETE)
+    except SystemExit as e:
+        if e.code == _TYPER_INTERRUPTED:  # typer turns a Ctrl-C outside the scan loop into exit 130
+            print_error(Console(stderr=True), "interrupted")
+            sys.exit(EXIT_INCOMPLETE)
+        raise
     except Exception as e:  # a bug must not exit 1, which means "findings": it is "could not complete"
         if os.environ.get("ARMSCAN_DEBUG"):
             raise

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from time import monotonic
 
 from armscan import __version__
+from armscan.analyzers import nodenative
 from armscan.analyzers.java import classifier_jar_findings
 from armscan.analyzers.source import Hit, to_finding
 from armscan.image import inventory
@@ -242,6 +243,8 @@ def _content_findings(label: str, record: ImageRecord, config: ImageConfig, arti
                                          f"({shown}); an arm64 rebuild installs their arm64 builds.",
                                          f"{len(names)} packages"))
     outcome.findings.extend(collected.archive_findings)
+    outcome.findings.extend(nodenative.installed_findings(
+        {p: data for p, data in collected.files.items() if p.endswith("/package.json")}, label, ruleset))
     outcome.findings.extend(classifier_jar_findings([f"{label}!/{p}" for p in sorted(collected.paths)], ruleset))
     return record
 

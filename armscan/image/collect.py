@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
-from armscan.analyzers import binaries
+from armscan.analyzers import binaries, nodenative
 from armscan.analyzers.files import Collector
 from armscan.binary.headers import EMPTY_ZIP_MAGIC, HEAD_SIZE, ZIP_MAGIC, HeaderError, classify
 from armscan.image import inventory
@@ -47,7 +47,8 @@ class Collected:
 
 
 def is_kept(path: str) -> bool:
-    return inventory.wanted(path) or bool(_PYTHON_METADATA.search(path))
+    return (inventory.wanted(path) or bool(_PYTHON_METADATA.search(path))
+            or (path.endswith("/package.json") and nodenative.installed_package(path) is not None))
 
 
 def collect(source: BlobSource, layers: tuple[Descriptor, ...], label: str, ruleset: RuleSet,

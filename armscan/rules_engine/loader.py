@@ -189,6 +189,23 @@ def validation_memo(texts: dict[str, str], schema_name: str = "rules.schema.json
         return None
 
 
+def load_validated(paths: dict[str, Path], schema_name: str, what: str) -> dict[str, Any]:
+    """Data files (name -> path) parsed as YAML and checked against a schema once per content; every problem
+    of every file in one RuleError."""
+    texts = {name: path.read_text(encoding="utf-8") for name, path in paths.items()}
+    data = {name: load_yaml(text) for name, text in texts.items()}
+    memo = validation_memo(texts, schema_name)
+    if memo is None or not memo.exists():
+        validator = jsonschema_validator(schema_name)
+        problems = [f"{name}: {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
+                    for name, doc in data.items() for e in validator.iter_errors(doc)]
+        if problems:
+            raise RuleError(f"invalid {what}:\n  " + "\n  ".join(problems))
+        if memo is not None:
+            remember_valid(memo)
+    return data
+
+
 def remember_valid(memo: Path) -> None:
     try:
         memo.parent.mkdir(parents=True, exist_ok=True)

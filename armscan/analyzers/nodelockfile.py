@@ -1,0 +1,260 @@
+"""Read Node lock files into one shape: the packages they pin (name, version, line) and who requires whom.
+
+package-lock.json / npm-shrinkwrap.json (lockfileVersion 1, 2 and 3), yarn.lock (classic v1 and Berry) and
+pnpm-lock.yaml (v5 to v9). Lines are found with incremental searches of the text, so a lock of tens of
+thousands of packages costs one pass.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from armscan.resources import load_yaml
+
+LOCK_NAMES = frozenset({"package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml"})
+_DEPENDENCY_FIELDS = ("dependencies", "optionalDependencies", "devDependencies")
+
+
+class LockError(ValueError):
+    """The lock file is not in a shape this reader knows."""
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    name: str
+    version: str | None
+    line: int
+    requires: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Lock:
+    packages: tuple[LockedPackage, ...]
+    # The project's own dependencies; empty when the format does not say (package-lock v1)
+    roots: tuple[str, ...] = ()
+    _parents: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def chain(self, name: str) -> tuple[str, ...]:
+        """The shortest path from one of the project's own dependencies down to `name` (both ends included)."""
+        if not self._parents:
+            self._parents.update(_parents(self))
+        if name not in self._parents:
+            return ()
+        path = [name]
+        while self._parents[path[-1]] != "" and len(path) < 64:
+            path.append(self._parents[path[-1]])
+        return tuple(reversed(path))
+
+
+def _parents(lock: Lock) -> dict[str, str]:
+    requires: dict[str, set[str]] = {}
+    required: set[str] = set()
+    for package in lock.packages:
+        requires.setdefault(package.name, set()).update(package.requires)
+        required.update(package.requires)
+    roots = lock.roots or tuple(sorted(n for n in requires if n not in required))
+    parents = dict.fromkeys(roots, "")
+    queue = deque(roots)
+    while queue:
+        current = queue.popleft()
+        for child in sorted(requires.get(current, ())):
+            if child not in parents:
+                parents[child] = current
+                queue.append(child)
+    return parents
+
+
+class _Lines:
+    """Line numbers of needles that appear in file order, searching on from the last hit."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.at = 0
+        self.line = 1
+
+    def of(self, needle: str) -> int:
+        found = self.text.find(needle, self.at)
+        if found < 0:
+            found = self.text.find(needle)
+            if found < 0:
+                return 0
+            return self.text.count("\n", 0, found) + 1
+        self.line += self.text.count("\n", self.at, found)
+        self.at = found
+        return self.line
+
+
+def read_lock(name: str, text: str) -> Lock:
+    if name in ("package-lock.json", "npm-shrinkwrap.json"):
+        return _npm(text)
+    if name == "yarn.lock":
+        return _yarn(text)
+    if name == "pnpm-lock.yaml":
+        return _pnpm(text)
+    raise LockError(f"{name} is not a lock file name")
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    return tuple(str(k) for k in value) if isinstance(value, dict) else ()
+
+
+def _requires(entry: dict[str, Any], *fields: str) -> tuple[str, ...]:
+    return tuple(name for f in fields for name in _names(entry.get(f)))
+
+
+def _npm(text: str) -> Lock:
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise LockError(f"not JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise LockError("the top level is not an object")
+    lines = _Lines(text)
+    packages = data.get("packages")
+    if isinstance(packages, dict):  # lockfileVersion 2 and 3
+        found: list[LockedPackage] = []
+        roots: list[str] = []
+        for key, entry in packages.items():
+            if not isinstance(entry, dict):
+                continue
+            deps = _requires(entry, "dependencies", "optionalDependencies", "peerDependencies")
+            if "node_modules/" not in key:  # the project itself, or one of its workspaces
+                roots.extend(_requires(entry, *_DEPENDENCY_FIELDS))
+                continue
+            if entry.get("link"):
+                continue
+            name = str(entry.get("name") or key.rsplit("node_modules/", 1)[-1])
+            version = entry.get("version")
+            found.append(LockedPackage(name, str(version) if version else None, lines.of(f'"{key}"'), deps))
+        return Lock(tuple(found), tuple(dict.fromkeys(roots)))
+    dependencies = data.get("dependencies")
+    if isinstance(dependencies, dict):  # lockfileVersion 1: nested trees of dependencies
+        return Lock(tuple(_npm_v1(dependencies, lines)))
+    return Lock(())
+
+
+def _npm_v1(dependencies: dict[str, Any], lines: _Lines, depth: int = 0) -> Iterator[LockedPackage]:
+    if depth > 64:
+        return
+    for name, entry in dependencies.items():
+        if not isinstance(entry, dict):
+            continue
+        version = entry.get("version")
+        line = lines.of(f'"{name}": {{')
+        yield LockedPackage(str(name), str(version) if version else None, line, _names(entry.get("requires")))
+        nested = entry.get("dependencies")
+        if isinstance(nested, dict):
+            yield from _npm_v1(nested, lines, depth + 1)
+
+
+_YARN_SPEC = re.compile(r"^(?:@[\w.~-]+/)?[\w.~-]+@.*$")
+_YARN_DEPENDENCY = re.compile(r'^\s{4}"?(@?[^\s":@]+(?:/[^\s":@]+)?)"?:?\s')
+
+
+def _spec_name(spec: str) -> str:
+    spec = spec.strip().strip('"').strip("'")
+    at = spec.find("@", 1)
+    return spec[:at] if at > 0 else spec
+
+
+def _yarn(text: str) -> Lock:
+    found: list[LockedPackage] = []
+    roots: list[str] = []
+    name: str | None = None
+    version: str | None = None
+    line = 0
+    requires: list[str] = []
+    in_dependencies = False
+    workspace = False
+
+    def flush() -> None:
+        if name is None:
+            return
+        if workspace:
+            roots.extend(requires)
+        else:
+            found.append(LockedPackage(name, version, line, tuple(requires)))
+
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        if not raw[0].isspace():
+            flush()
+            key = raw.rstrip().rstrip(":")
+            first = key.split(",")[0].strip().strip('"')
+            name, version, line, requires, in_dependencies = _spec_name(first), None, number, [], False
+            workspace = "@workspace:" in key
+            if name == "__metadata":
+                name = None
+            elif not _YARN_SPEC.match(first):
+                raise LockError(f"line {number} is not a yarn.lock entry")
+            continue
+        stripped = raw.strip()
+        if raw.startswith("    ") and in_dependencies:
+            match = _YARN_DEPENDENCY.match(raw)
+            if match:
+                requires.append(match.group(1))
+            continue
+        in_dependencies = stripped.rstrip(":") in ("dependencies", "optionalDependencies")
+        if stripped.startswith("version"):
+            version = stripped[len("version"):].lstrip(":").strip().strip('"')
+    flush()
+    if not found and text.strip() and not text.lstrip().startswith("#"):
+        raise LockError("no package entries")
+    return Lock(tuple(found), tuple(dict.fromkeys(roots)))
+
+
+def _mapping(value: Any) -> dict[Any, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _pnpm_key(key: str) -> tuple[str, str | None]:
+    """`/name/1.2.3_peer` (v5), `/name@1.2.3(peer@1)` (v6), `name@1.2.3(peer@1)` (v9) -> (name, version)."""
+    key = key.lstrip("/").split("(", 1)[0]
+    at = key.rfind("@")
+    if at > 0:
+        return key[:at], key[at + 1:] or None
+    head, _, tail = key.rpartition("/")
+    if head and tail[:1].isdigit():
+        return head, tail.split("_", 1)[0]
+    return key, None
+
+
+def _pnpm(text: str) -> Lock:
+    try:
+        data = load_yaml(text)
+    except Exception as e:
+        raise LockError(f"not YAML: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
+    if not isinstance(data, dict):
+        raise LockError("the top level is not a mapping")
+    lines = _Lines(text)
+    packages = _mapping(data.get("packages"))
+    snapshots = _mapping(data.get("snapshots"))
+    found = []
+    for key, entry in packages.items():
+        name, version = _pnpm_key(str(key))
+        requires = _requires(entry, "dependencies", "optionalDependencies") if isinstance(entry, dict) else ()
+        found.append(LockedPackage(name, version, lines.of(str(key)), requires))
+    by_key = {(p.name, p.version): i for i, p in enumerate(found)}
+    for key, entry in snapshots.items():  # v9 keeps the dependency graph apart from the package metadata
+        name, version = _pnpm_key(str(key))
+        index = by_key.get((name, version))
+        if index is not None and isinstance(entry, dict):
+            extra = _requires(entry, "dependencies", "optionalDependencies")
+            package = found[index]
+            found[index] = LockedPackage(package.name, package.version, package.line,
+                                         tuple(dict.fromkeys(package.requires + extra)))
+    return Lock(tuple(found), tuple(dict.fromkeys(_pnpm_roots(data))))
+
+
+def _pnpm_roots(data: dict[str, Any]) -> Iterable[str]:
+    importers = data.get("importers")
+    projects = list(importers.values()) if isinstance(importers, dict) else [data]
+    for project in projects:
+        if isinstance(project, dict):
+            yield from _requires(project, *_DEPENDENCY_FIELDS)
