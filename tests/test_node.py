@@ -181,3 +181,14 @@ def test_image_installed_native_packages_for_the_arm64_rebuild(tmp_path: Path) -
     assert upgrade["message"].startswith("bcrypt 5.0.1 (installed at /app/node_modules/bcrypt) has no linux-arm64 "
                                          "build; 6.0.0 is the first release with one.")
     assert upgrade["location"].get("line") is None
+
+
+def test_pnpm_v5_keys_and_top_level_dependencies(tmp_path: Path) -> None:
+    (tmp_path / "pnpm-lock.yaml").write_text(
+        "lockfileVersion: 5.4\n\nspecifiers:\n  jobs: ^2.0.0\n\ndependencies:\n  jobs: 2.0.0\n\npackages:\n\n"
+        "  /jobs/2.0.0:\n    resolution: {integrity: sha512-x}\n    dependencies:\n      zeromq: 6.0.0_react@17.0.2\n\n"
+        "  /zeromq/6.0.0_react@17.0.2:\n    resolution: {integrity: sha512-y}\n    requiresBuild: true\n")
+    result = scan(tmp_path, display="")
+    assert _findings(result) == [("ARM-NODE-UPGRADE-FOR-ARM64", "pnpm-lock.yaml", 16)]
+    assert result.findings[0].message.startswith("zeromq 6.0.0 (locked) has no linux-arm64 build; 6.3.0 is the first")
+    assert result.findings[0].message.endswith("Pulled in by jobs.")
