@@ -70,13 +70,32 @@ def _kind(finding: Finding) -> WorkKind:
     return WorkKind.VERIFY if finding.status is PortStatus.PORTED else finding.work
 
 
+_ECOSYSTEMS = {"ARM-PY-": "python", "ARM-NODE-": "node", "ARM-JAVA-": "java"}
+# Dependency work is about a package, wherever it is declared: one item for it across lock and build files
+_PACKAGE_WORK = frozenset({WorkKind.UPGRADE_DEPENDENCY, WorkKind.BUILD_FROM_SOURCE, WorkKind.REPLACE_DEPENDENCY})
+_FILE_SUBJECT_RULES = frozenset({"ARM-PY-WHEEL-FILE-X86", "ARM-NODE-LOCK-X64-ONLY"})
+
+
+def _ecosystem(rule_id: str) -> str | None:
+    return next((name for prefix, name in _ECOSYSTEMS.items() if rule_id.startswith(prefix)), None)
+
+
 def _subject(finding: Finding, kind: WorkKind) -> str:
     path = finding.location.path
     if kind is WorkKind.REBUILD_IMAGE:
         return path.split("!", 1)[0]
-    if finding.rule_id.startswith("ARM-PY-") and finding.rule_id != "ARM-PY-WHEEL-FILE-X86" and finding.location.match:
+    by_package = finding.rule_id.startswith("ARM-PY-") or (kind in _PACKAGE_WORK and _ecosystem(finding.rule_id))
+    if by_package and finding.rule_id not in _FILE_SUBJECT_RULES and finding.location.match:
         return finding.location.match
     return path
+
+
+def _steps(spec: dict[str, Any], findings: list[Finding]) -> tuple[str, ...]:
+    """The kind's steps, or those for the ecosystem (node, java) all of the item's findings belong to."""
+    ecosystems = {_ecosystem(f.rule_id) for f in findings}
+    by_ecosystem = spec.get("steps-for") or {}
+    steps = by_ecosystem.get(next(iter(ecosystems))) if len(ecosystems) == 1 else None
+    return tuple(str(s) for s in (steps or spec["steps"]))
 
 
 def _evidence(finding: Finding) -> str:
@@ -104,7 +123,7 @@ def build_plan(result: ScanResult) -> Plan:
         days = efforts[0] + share * sum(efforts[1:])
         items.append(WorkItem(
             kind=kind, subject=subject, title=str(spec["title"]).format(subject=subject),
-            steps=tuple(str(s) for s in spec["steps"]),
+            steps=_steps(spec, findings),
             evidence=tuple(_evidence(f) for f in findings[:MAX_EVIDENCE])
             + ((f"... and {len(findings) - MAX_EVIDENCE} more",) if len(findings) > MAX_EVIDENCE else ()),
             severity=max((f.severity for f in findings), key=lambda s: s.rank),

@@ -34,7 +34,7 @@ def packages(count: int) -> list[tuple[str, str, list[str]]]:
 def npm_lock(entries: list[tuple[str, str, list[str]]]) -> str:
     found = {"": {"name": "app", "dependencies": {n: "*" for n, _, _ in entries[:50]}}}
     for name, version, deps in entries:
-        found[f"node_modules/{name}"] = {"version": version, "dependencies": {d: "*" for d in deps}}
+        found[f"node_modules/{name}"] = {"version": version, "dependencies": dict.fromkeys(deps, "*")}
     return json.dumps({"name": "app", "lockfileVersion": 3, "packages": found}, indent=2)
 
 

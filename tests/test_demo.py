@@ -30,6 +30,8 @@ def test_demo_findings_exactly() -> None:
         ("ARM-GO-AMD64-ONLY", "demo/tools/checksum_amd64.go", 1, "high", False),
         ("ARM-GO-AMD64-ONLY", "demo/tools/checksum_amd64.s", 3, "high", False),
         ("ARM-BIN-ELF-X86", "demo/vendor/codec/x86_64/libcodec.so.1", None, "info", True),
+        ("ARM-NODE-UPGRADE-FOR-ARM64", "demo/web/package-lock.json", 18, "high", False),
+        ("ARM-NODE-SOURCE-BUILD", "demo/web/package-lock.json", 51, "medium", False),
         # one finding for the wheel, none for the x86 library inside it: replacing the wheel is the work
         ("ARM-PY-WHEEL-FILE-X86", wheel, None, "high", False),
     ]
@@ -37,6 +39,7 @@ def test_demo_findings_exactly() -> None:
     assert messages[("ARM-C-INLINE-ASM", 18)].startswith("Inline assembly with x86 instructions or registers (rdtsc)")
     assert messages[("ARM-DOCKER-ARCH-URL", 5)].startswith(
         "Downloads https://github.com/mikefarah/yq/releases/download/v4.44.1/yq_linux_amd64, an x86-64 build")
+    assert messages[("ARM-NODE-SOURCE-BUILD", 51)].endswith("Pulled in by gulp-sass.")
     assert "NEON" in next(f.advice for f in result.findings if f.rule_id == "ARM-C-INTRIN-CALL" and not f.ported)
     # without a registry to ask (the default in library use), the base image is recorded as not checked
     assert [(s.path, s.reason.value, s.detail) for s in result.skipped] == [
@@ -52,4 +55,4 @@ def test_demo_artifacts() -> None:
         ("wheelhouse/nativepkg-1.0-cp311-cp311-linux_x86_64.whl!nativepkg/_native.cpython-311-x86_64-linux-gnu.so",
          ("x86_64",), "2.14"),
     ]
-    assert len(result.findings_at_or_above(Severity.HIGH)) == 14
+    assert len(result.findings_at_or_above(Severity.HIGH)) == 15

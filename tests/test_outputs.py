@@ -30,7 +30,7 @@ def test_sarif_is_valid_and_matches_the_json(tmp_path: Path) -> None:
     sarif, doc = json.loads(out["sarif"]), json.loads(out["json"])
     jsonschema.Draft202012Validator(SARIF_SCHEMA, format_checker=jsonschema.FormatChecker()).validate(sarif)
     run = sarif["runs"][0]
-    assert len(run["results"]) == len(doc["findings"]) == 20
+    assert len(run["results"]) == len(doc["findings"]) == 22
     assert {r["id"] for r in run["tool"]["driver"]["rules"]} == set(doc["rules"])
     mixer = [r for r in run["results"] if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
              == "demo/src/mixer.c"]
@@ -48,11 +48,11 @@ def test_markdown_summary_and_csv(tmp_path: Path) -> None:
     out = demo_outputs(tmp_path)
     text = out["markdown"]
     assert text.startswith("## armscan: Ready after work\n")
-    assert "Gate: 14 finding(s) at or above `high`: **fail**." in text
-    assert "| 9 | 5 | 0 | 0 | 6 |" in text and "<details><summary>Findings</summary>" in text
+    assert "Gate: 15 finding(s) at or above `high`: **fail**." in text
+    assert "| 9 | 6 | 1 | 0 | 6 |" in text and "<details><summary>Findings</summary>" in text
     assert "http" not in text.split("<details>")[0]  # no links in the summary a comment shows
     rows = list(csv.DictReader(io.StringIO(out["csv"])))
-    assert len(rows) == 20 and rows[0].keys() == {"rule_id", "severity", "confidence", "effort", "work", "status",
+    assert len(rows) == 22 and rows[0].keys() == {"rule_id", "severity", "confidence", "effort", "work", "status",
                                                   "path", "line", "column", "message", "snippet"}
     assert ("ARM-C-INLINE-ASM", "demo/src/mixer.c", "18") in {(r["rule_id"], r["path"], r["line"]) for r in rows}
 
@@ -79,11 +79,13 @@ def test_plan_groups_work_and_gives_a_verdict() -> None:
     plan = build_plan(scan(DEMO, display="demo"))
     assert plan.verdict == "ready-after-work"
     assert [(t.kind.value, t.items, t.findings) for t in plan.totals] == [
-        ("port-source", 5, 9), ("fix-build", 1, 2), ("upgrade-dependency", 1, 1), ("rebuild-image", 1, 2),
-        ("verify", 3, 6)]
+        ("port-source", 5, 9), ("fix-build", 1, 2), ("upgrade-dependency", 2, 2), ("build-from-source", 1, 1),
+        ("rebuild-image", 1, 2), ("verify", 3, 6)]
     mixer = next(i for i in plan.items if i.subject == "demo/src/mixer.c")
     assert mixer.title == "Port the x86-specific code in demo/src/mixer.c" and mixer.findings == 5
     assert mixer.evidence[0].startswith("demo/src/mixer.c:3: ") and mixer.severity is Severity.BLOCKER
     assert any("sse2neon" in step for step in mixer.steps)
+    bcrypt = next(i for i in plan.items if i.subject == "bcrypt")  # Node dependency work is per package
+    assert bcrypt.title == "Upgrade bcrypt" and "npm ci" in bcrypt.steps[1]
     image = next(i for i in plan.items if i.kind.value == "rebuild-image")
     assert "docker buildx build --platform linux/amd64,linux/arm64" in " ".join(image.steps)
