@@ -133,13 +133,15 @@ def test_broken_and_oversized_node_files_are_skipped_not_ready(tmp_path: Path) -
     (tmp_path / "c" / "package.json").write_text("[1, 2")
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "package-lock.json").write_text('{"packages": {"node_modules/bcrypt": "5.0.1"}}')
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f" / "package-lock.json").write_text("[" * 3_000)
     (tmp_path / "e").mkdir()
     (tmp_path / "e" / "package-lock.json").write_text(json.dumps(BCRYPT_LOCK, indent=2) + " " * 4000)
     result = scan(tmp_path, display="", limits=Limits(max_text_size=4000))
     assert result.findings == ()
     assert sorted((s.path, s.reason.value) for s in result.skipped) == [
         ("a/pnpm-lock.yaml", "malformed"), ("b/yarn.lock", "malformed"), ("c/package.json", "malformed"),
-        ("e/package-lock.json", "too-large")]
+        ("e/package-lock.json", "too-large"), ("f/package-lock.json", "malformed")]
 
 
 def test_pnpm_v6_keys_with_peer_suffixes(tmp_path: Path) -> None:

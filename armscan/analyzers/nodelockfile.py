@@ -108,6 +108,8 @@ def _requires(entry: dict[str, Any], *fields: str) -> tuple[str, ...]:
 def _npm(text: str) -> Lock:
     try:
         data = json.loads(text)
+    except RecursionError as e:
+        raise LockError("not a lock file: JSON nested too deeply") from e
     except ValueError as e:
         raise LockError(f"not JSON: {e}") from e
     if not isinstance(data, dict):

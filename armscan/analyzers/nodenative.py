@@ -153,6 +153,8 @@ def manifest_findings(text: str, display: str, ruleset: RuleSet) -> tuple[list[F
     """A package.json read for its ranges; the caller skips it when a lock file beside it says more."""
     try:
         data: Any = json.loads(text)
+    except RecursionError:
+        return [], [Skipped(display, SkipReason.MALFORMED, "package.json not read: JSON nested too deeply")]
     except ValueError as e:
         return [], [Skipped(display, SkipReason.MALFORMED, f"package.json not read: {e}")]
     if not isinstance(data, dict):
