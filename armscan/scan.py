@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from armscan import __version__
+from armscan.analyzers.counterparts import forget_listings
 from armscan.analyzers.files import Collector, analyze_file
 from armscan.analyzers.java import classifier_jar_findings
 from armscan.docker import phase as docker_phase
@@ -153,6 +154,7 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
     An interrupted or failed run still returns what it has, marked incomplete.
     """
     progress = progress or _Silent()
+    forget_listings()  # a folder listed by an earlier scan in this process may have changed since
     started = datetime.now(timezone.utc)
     clock = time.monotonic()
     merge = _Merge()

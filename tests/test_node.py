@@ -194,3 +194,47 @@ def test_pnpm_v5_keys_and_top_level_dependencies(tmp_path: Path) -> None:
     assert _findings(result) == [("ARM-NODE-UPGRADE-FOR-ARM64", "pnpm-lock.yaml", 16)]
     assert result.findings[0].message.startswith("zeromq 6.0.0 (locked) has no linux-arm64 build; 6.3.0 is the first")
     assert result.findings[0].message.endswith("Pulled in by jobs.")
+
+
+def _prebuilds(root: Path, folders: dict[str, str]) -> None:
+    for folder, fixture in folders.items():
+        (root / folder).mkdir(parents=True)
+        shutil.copy(BIN / fixture, root / folder / "addon.node")
+
+
+def test_prebuilds_of_other_platforms_are_not_findings_and_darwin_arm64_ports_nothing(tmp_path: Path) -> None:
+    package = tmp_path / "node_modules" / "fastthing" / "prebuilds"
+    _prebuilds(package, {"linux-x64": "libmix-x86_64.so", "darwin-arm64": "tool-universal.macho",
+                         "darwin-x64": "tool-x86_64.macho", "win32-x64": "tool-x64.exe", "linux-arm": "hello-armhf"})
+    result = scan(tmp_path, display="", use_ignore_files=False)
+    # darwin, win32 and 32-bit ARM builds are never loaded on linux/arm64, and a darwin-arm64 folder is no
+    # linux counterpart: the linux x64 build is the one problem
+    assert [(f.rule_id, f.location.path, f.ported) for f in result.findings] == [
+        ("ARM-BIN-ELF-X86", "node_modules/fastthing/prebuilds/linux-x64/addon.node", False)]
+    assert len(result.artifacts) == 5  # still in the inventory
+
+    _prebuilds(package, {"linux-arm64": "libmix-aarch64.so"})
+    result = scan(tmp_path, display="", use_ignore_files=False)
+    assert [(f.rule_id, f.location.path, f.ported) for f in result.findings] == [
+        ("ARM-BIN-ELF-X86", "node_modules/fastthing/prebuilds/linux-x64/addon.node", True)]
+
+
+def test_arm64_image_with_prebuilds_for_every_platform_is_not_mislabeled(tmp_path: Path) -> None:
+    from fixtures.images.build import Layout, tar_bytes
+    from tests.conftest import cli_json
+
+    prebuilds = "app/node_modules/fastthing/prebuilds"
+    files = {f"{prebuilds}/{folder}/addon.node": (BIN / fixture).read_bytes() for folder, fixture in {
+        "linux-x64": "libmix-x86_64.so", "linux-arm64": "libmix-aarch64.so", "darwin-x64": "tool-x86_64.macho",
+        "win32-x64": "tool-x64.exe"}.items()}
+    layout = Layout(tmp_path / "layout")
+    layout.tag(layout.image("arm64", [tar_bytes(files)], base=None), "good")
+    lonely = {k: v for k, v in files.items() if "linux-arm64" not in k}
+    layout.tag(layout.image("arm64", [tar_bytes(lonely)], base=None), "bad")
+    layout.write_index()
+    code, doc = cli_json("image", f"oci:{tmp_path / 'layout'}:good", "--no-index", "--offline")
+    assert (code, doc["findings"], doc["images"][0]["arm64"]) == (0, [], "yes")
+    code, doc = cli_json("image", f"oci:{tmp_path / 'layout'}:bad", "--no-index", "--offline")
+    assert code == 1 and [f["rule_id"] for f in doc["findings"]] == ["ARM-IMG-ARM64-X86-CONTENT"]
+    assert doc["findings"][0]["message"].endswith(f"1 binaries are not arm64: /{prebuilds}/linux-x64/addon.node "
+                                                  "(x86_64).")

@@ -6,7 +6,7 @@ import struct
 from dataclasses import replace
 from typing import BinaryIO
 
-from armscan.analyzers.counterparts import Siblings, has_arm_counterpart
+from armscan.analyzers.counterparts import Siblings, has_arm_counterpart, never_loaded_on_linux_arm64
 from armscan.analyzers.source import Hit, to_finding
 from armscan.binary import ar, elf, foreign, isa
 from armscan.binary.headers import Header
@@ -128,7 +128,7 @@ def _describe(artifact: Artifact) -> str:
 def findings_for(artifact: Artifact, ruleset: RuleSet, name: str, siblings: Siblings | None) -> list[Finding]:
     """The finding for a binary that cannot run on aarch64; ported when an aarch64 build sits beside it."""
     variant = _variant(artifact)
-    if variant is None:
+    if variant is None or never_loaded_on_linux_arm64(artifact.path):
         return []
     rule = ruleset.variant("binary", variant)
     if rule is None:

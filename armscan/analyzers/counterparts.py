@@ -9,6 +9,17 @@ from functools import lru_cache
 _SPLIT = re.compile(r"[^a-z0-9]+")
 _X86_TOKEN = re.compile(r"x8664|x86|x64|amd64|i[3-6]86|ia32|intel|sse\d*|ssse3|avx\w*|mmx|x86asm|nasm|yasm")
 _ARM_TOKEN = re.compile(r"aarch64|arm64|armv\d\w*|arm|neon|sve\d?|asimd|arm32|thumb\d?")
+# Per-platform folders of prebuilt binaries: node-gyp-build and prebuildify (prebuilds/linux-x64/), sharp
+# (linuxmusl-arm64v8), napi-rs and cmake-ts (build/linux/arm64/ is not matched: its OS is a folder up).
+_PLATFORM_FOLDER = re.compile(
+    r"^(?P<os>linux(?:glibc|musl)?|darwin|macos|osx|mac|win32|win64|windows|freebsd|openbsd|netbsd|android|sunos|aix)"
+    r"[-_](?P<arch>x64|x86[-_]64|amd64|ia32|x86|i[3-6]86|arm64(?:v8)?|aarch64|arm(?:v[67]l?)?|armhf|ppc64(?:le)?|"
+    r"s390x|riscv64|mips64el|loong64)$")
+_LINUX_ARM64_ARCHES = frozenset({"arm64", "arm64v8", "aarch64"})
+_X86_ARCHES = frozenset({"x64", "x86_64", "x86-64", "amd64", "ia32", "x86", "i386", "i486", "i586", "i686"})
+_OS_TOKENS = {"linux": "linux", "linuxglibc": "linux", "linuxmusl": "linux", "darwin": "macos", "macos": "macos",
+              "osx": "macos", "mac": "macos", "win32": "windows", "win64": "windows", "windows": "windows",
+              "win": "windows", "freebsd": "freebsd", "android": "android"}
 _KNOWN_EXTENSIONS = re.compile(r"\.(?:c|h|cc|cpp|cxx|hpp|hh|s|asm|nasm|yasm|go|rs|inc|inl|mm?)$", re.I)
 
 
@@ -31,6 +42,40 @@ def base_name(name: str) -> str:
     return "_".join(
         t for t in _tokens(stem) if not (_X86_TOKEN.fullmatch(t) or _ARM_TOKEN.fullmatch(t) or t.isdigit())
     )
+
+
+def platform_folder(path: str) -> tuple[str, str] | None:
+    """(OS, architecture) of the per-platform folder a file sits in (`prebuilds/darwin-x64/x.node`), if any."""
+    folder = path.replace("!", "/").rstrip("/").rsplit("/", 2)[-2:-1]
+    match = _PLATFORM_FOLDER.match(folder[0].lower()) if folder else None
+    return (match.group("os"), match.group("arch").replace("_", "-").replace("x86-64", "x86_64")) if match else None
+
+
+def never_loaded_on_linux_arm64(path: str) -> bool:
+    """A binary in another platform's prebuilt folder (prebuilds/darwin-x64/, prebuilds/linux-arm/): a package
+    loads the one for the platform it runs on, so on linux/arm64 this one is never used."""
+    platform = platform_folder(path)
+    if platform is None:
+        return False
+    os_name, arch = platform
+    return not os_name.startswith("linux") or arch not in _X86_ARCHES | _LINUX_ARM64_ARCHES
+
+
+def linux_arm64_folders(path: str) -> tuple[str, ...]:
+    """For a file in a linux x86 prebuilt folder (prebuilds/linux-x64/x.node), the paths its linux/arm64
+    counterpart would have (prebuilds/linux-arm64/x.node, ...); () for any other file."""
+    platform = platform_folder(path)
+    if platform is None or not platform[0].startswith("linux") or platform[1] not in _X86_ARCHES:
+        return ()
+    head, folder, name = path.rsplit("/", 2) if path.count("/") >= 2 else ("", *path.rsplit("/", 1))
+    os_part = folder[: folder.lower().index(platform[0]) + len(platform[0])]
+    prefix = f"{head}/" if head else ""
+    return tuple(f"{prefix}{os_part}{sep}{arch}/{name}" for arch in ("arm64", "aarch64", "arm64v8")
+                 for sep in "-_")
+
+
+def _os_family(name: str) -> str | None:
+    return next((_OS_TOKENS[t] for t in _tokens(name) if t in _OS_TOKENS), None)
 
 
 class Siblings:
@@ -67,6 +112,10 @@ def _list(directory: str) -> tuple[str, ...]:
         return ()
 
 
+def forget_listings() -> None:
+    _list.cache_clear()
+
+
 def has_arm_counterpart(name: str, siblings: Siblings, *, require_x86_name: bool = True) -> bool:
     """True when a file named for ARM with the same base name sits beside this one.
 
@@ -81,7 +130,13 @@ def has_arm_counterpart(name: str, siblings: Siblings, *, require_x86_name: bool
         if other != name and is_arm_named(other) and base_name(other) == base:
             return True
     if is_x86_named(folder) or not require_x86_name:
+        # linux-x64/ is not ported by darwin-arm64/ nor linux-arm/: a counterpart folder names the same OS, if the
+        # folder names one, and a platform folder names a 64-bit ARM architecture
+        os_family = _os_family(folder)
         for folder_name, names in siblings.nearby_folders():
-            if is_arm_named(folder_name) and any(base_name(n) == base for n in names):
+            platform = platform_folder(f"{folder_name}/-")
+            if (is_arm_named(folder_name) and _os_family(folder_name) == os_family
+                    and (platform is None or platform[1] in _LINUX_ARM64_ARCHES)
+                    and any(base_name(n) == base for n in names)):
                 return True
     return False
