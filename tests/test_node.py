@@ -238,3 +238,20 @@ def test_arm64_image_with_prebuilds_for_every_platform_is_not_mislabeled(tmp_pat
     assert code == 1 and [f["rule_id"] for f in doc["findings"]] == ["ARM-IMG-ARM64-X86-CONTENT"]
     assert doc["findings"][0]["message"].endswith(f"1 binaries are not arm64: /{prebuilds}/linux-x64/addon.node "
                                                   "(x86_64).")
+
+
+def test_node_knowledge_is_validated_with_every_problem_named(tmp_path: Path) -> None:
+    import pytest
+
+    from armscan.rules_engine.loader import RuleError, load_validated
+
+    bad = tmp_path / "node-packages.yaml"
+    bad.write_text("packages:\n  - {name: bcrypt, first-arm64: '6', without: maybe, registry: {check: files},"
+                   " evidence: https://example.org}\n  - {name: node-sass, first-arm64: none, without: build,"
+                   " registry: {check: script}, evidence: https://example.org}\n")
+    with pytest.raises(RuleError) as caught:
+        load_validated({"node-packages.yaml": bad}, "node-packages.schema.json", "Node package knowledge")
+    problems = str(caught.value).splitlines()[1:]
+    assert len(problems) == 5, problems  # version, without, instead for `none`, file and contains for `script`
+    assert any("packages/0/first-arm64" in p for p in problems) and any("packages/0/without" in p for p in problems)
+    assert any("packages/1" in p and "'instead' is a required property" in p for p in problems)
