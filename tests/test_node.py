@@ -183,6 +183,8 @@ def test_image_installed_native_packages_for_the_arm64_rebuild(tmp_path: Path) -
     assert upgrade["message"].startswith("bcrypt 5.0.1 (installed at /app/node_modules/bcrypt) has no linux-arm64 "
                                          "build; 6.0.0 is the first release with one.")
     assert upgrade["location"].get("line") is None
+    assert [(s["path"].split("!/", 1)[-1], s["reason"]) for s in doc["skipped"]] == [
+        ("app/node_modules/deasync/package.json", "malformed")]
 
 
 def test_pnpm_v5_keys_and_top_level_dependencies(tmp_path: Path) -> None:
@@ -255,3 +257,27 @@ def test_node_knowledge_is_validated_with_every_problem_named(tmp_path: Path) ->
     assert len(problems) == 5, problems  # version, without, instead for `none`, file and contains for `script`
     assert any("packages/0/first-arm64" in p for p in problems) and any("packages/0/without" in p for p in problems)
     assert any("packages/1" in p and "'instead' is a required property" in p for p in problems)
+
+
+def test_workspace_members_are_covered_by_the_root_lock(tmp_path: Path) -> None:
+    (tmp_path / "package.json").write_text(json.dumps({"name": "mono", "workspaces": ["packages/*"]}))
+    (tmp_path / "package-lock.json").write_text(json.dumps(BCRYPT_LOCK, indent=2))
+    member = tmp_path / "packages" / "auth"
+    member.mkdir(parents=True)
+    (member / "package.json").write_text(json.dumps({"name": "auth", "dependencies": {"bcrypt": "^5.0.0"}}))
+    loose = tmp_path / "tools" / "legacy"  # not a workspace member's lock: its own ranges count
+    loose.mkdir(parents=True)
+    (loose / "package.json").write_text(json.dumps({"dependencies": {"node-sass": "^4.14.1"}}))
+    result = scan(tmp_path, display="")
+    assert sorted((f.rule_id, f.location.path) for f in result.findings) == [
+        ("ARM-NODE-SOURCE-BUILD", "tools/legacy/package.json"),
+        ("ARM-NODE-UPGRADE-FOR-ARM64", "package-lock.json")]
+
+    # pnpm: members listed in pnpm-workspace.yaml, with an exclusion
+    (tmp_path / "package-lock.json").unlink()
+    (tmp_path / "pnpm-workspace.yaml").write_text("packages:\n  - 'packages/*'\n  - '!packages/auth'\n")
+    (tmp_path / "pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\n")
+    result = scan(tmp_path, display="")
+    assert sorted((f.rule_id, f.location.path) for f in result.findings) == [
+        ("ARM-NODE-SOURCE-BUILD", "tools/legacy/package.json"),
+        ("ARM-NODE-UPGRADE-FOR-ARM64", "packages/auth/package.json")]

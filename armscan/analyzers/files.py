@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import fnmatch
 import io
+import json
 import os
 import stat
 from pathlib import Path
 from typing import BinaryIO
+
+import yaml
 
 from armscan.analyzers import binaries, java, nodelock, nodenative
 from armscan.analyzers.counterparts import Siblings
@@ -117,12 +121,46 @@ def analyze_stream(
 
 
 def _project_manifest(display: str, fs_path: str | None) -> bool:
-    """A project's own package.json with no lock file beside it (the lock, when there, says more); those of
-    installed packages under node_modules are not the project's choices."""
+    """A project's own package.json with no lock file that covers it (the lock says more): none beside it, nor
+    at the root of a workspace it is a member of. Those of installed packages under node_modules are not the
+    project's choices."""
     if "node_modules/" in display.replace("\\", "/"):
         return False
-    folder = Path(fs_path).parent if fs_path else None
-    return folder is None or not any((folder / lock).is_file() for lock in LOCK_NAMES)
+    if not fs_path:
+        return True
+    folder = Path(fs_path).parent
+    for depth, candidate in enumerate((folder, *folder.parents)):
+        if depth > 8:
+            break
+        if any((candidate / lock).is_file() for lock in LOCK_NAMES) and (
+                depth == 0 or _is_member(folder.relative_to(candidate).as_posix(), _workspace_globs(candidate))):
+            return False
+    return True
+
+
+def _workspace_globs(root: Path) -> list[str]:
+    """The member globs of an npm/yarn (package.json `workspaces`) or pnpm (pnpm-workspace.yaml) workspace."""
+    try:
+        if (root / "pnpm-workspace.yaml").is_file():
+            from armscan.resources import load_yaml
+
+            data = load_yaml((root / "pnpm-workspace.yaml").read_text(encoding="utf-8", errors="replace"))
+            globs = data.get("packages") if isinstance(data, dict) else None
+        else:
+            data = json.loads((root / "package.json").read_bytes()[: 1 << 20])
+            globs = data.get("workspaces") if isinstance(data, dict) else None
+            globs = globs.get("packages") if isinstance(globs, dict) else globs
+    except (OSError, ValueError, RecursionError, yaml.YAMLError):
+        return []
+    return [str(g) for g in globs] if isinstance(globs, list) else []
+
+
+def _is_member(relative: str, globs: list[str]) -> bool:
+    def matches(glob: str) -> bool:
+        return fnmatch.fnmatchcase(relative, glob.removeprefix("./").rstrip("/"))
+
+    included = any(matches(g) for g in globs if not g.startswith("!"))
+    return included and not any(matches(g[1:]) for g in globs if g.startswith("!"))
 
 
 def _analyze_node(name: str, display: str, text: str, ruleset: RuleSet, out: Collector) -> None:

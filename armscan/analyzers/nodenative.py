@@ -186,23 +186,31 @@ def installed_package(path: str) -> str | None:
     return match.group(1) if match and match.group(1) in knowledge() else None
 
 
-def installed_findings(manifests: dict[str, bytes], label: str, ruleset: RuleSet) -> list[Finding]:
-    """Known native packages installed in an image (path -> package.json), for its arm64 rebuild."""
+def installed_findings(manifests: dict[str, bytes], label: str,
+                       ruleset: RuleSet) -> tuple[list[Finding], list[Skipped]]:
+    """Known native packages installed in an image (path -> package.json), for its arm64 rebuild; one whose
+    version cannot be read is unknown, not ready."""
     known = knowledge()
-    findings = []
+    findings: list[Finding] = []
+    skipped: list[Skipped] = []
     for path, raw in sorted(manifests.items()):
         name = installed_package(path)
+        if name is None:
+            continue
         try:
             data = json.loads(raw)
-        except ValueError:
-            continue
+        except (ValueError, RecursionError):
+            data = None
         version = data.get("version") if isinstance(data, dict) else None
-        if name is None or not isinstance(version, str):
+        display = f"{label}!/{path}"
+        if not isinstance(version, str):
+            skipped.append(Skipped(display, SkipReason.MALFORMED,
+                                   f"{name}: its package.json gives no version to check for a linux-arm64 build"))
             continue
         package = known[name]
         if package.first_arm64 is not None and not _before(version, package.first_arm64):
             continue
         where = "/" + path.removesuffix("/package.json")
         variant, detail = _detail(package, f"{version} (installed at {where})", ())
-        findings += _finding(ruleset.variant("node", variant), f"{label}!/{path}", None, name, detail)
-    return findings
+        findings += _finding(ruleset.variant("node", variant), display, None, name, detail)
+    return findings, skipped

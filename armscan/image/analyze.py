@@ -250,8 +250,10 @@ def _content_findings(label: str, record: ImageRecord, config: ImageConfig, arti
                                          f"({shown}); an arm64 rebuild installs their arm64 builds.",
                                          f"{len(names)} packages"))
     outcome.findings.extend(collected.archive_findings)
-    outcome.findings.extend(nodenative.installed_findings(
-        {p: data for p, data in collected.files.items() if p.endswith("/package.json")}, label, ruleset))
+    node_found, node_unknown = nodenative.installed_findings(
+        {p: data for p, data in collected.files.items() if p.endswith("/package.json")}, label, ruleset)
+    outcome.findings.extend(node_found)
+    outcome.skipped.extend(node_unknown)
     outcome.findings.extend(classifier_jar_findings([f"{label}!/{p}" for p in sorted(collected.paths)], ruleset))
     return record
 
