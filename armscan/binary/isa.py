@@ -115,6 +115,7 @@ def scan(fh: BinaryIO) -> tuple[IsaUse, ...]:
     totals: dict[str, list[int]] = {}
     firsts: dict[str, tuple[int, str | None]] = {}
     for code in sections:
+        verifier = _Verifier()
         for offset, found, llsc in _chunks(code.words):
             for feature, hit_indexes in found.items():
                 indexes = hit_indexes
@@ -130,8 +131,8 @@ def scan(fh: BinaryIO) -> tuple[IsaUse, ...]:
                     guarded = functions.guarded(addresses, dispatching)
                 loose = np.flatnonzero(~guarded)
                 # constant tables in .text are not instructions: not counted at all
-                indexes, addresses, guarded = _without(loose[_not_code(code.words, indexes[loose] + offset)],
-                                                       indexes, addresses, guarded)
+                data = verifier.not_code(feature, code.words, indexes[loose] + offset)
+                indexes, addresses, guarded = _without(loose[data], indexes, addresses, guarded)
                 loose = np.flatnonzero(~guarded)
                 if feature == "sve" and len(loose):
                     sve2 = loose[_sve2(code.words, indexes[loose] + offset)]
@@ -146,40 +147,51 @@ def scan(fh: BinaryIO) -> tuple[IsaUse, ...]:
 _CHUNK = 1 << 20  # words: 4 MB at a time stays in cache, several times faster than whole sections
 
 
+def _top_byte_table() -> Any:
+    """For each value of a word's top byte, whether any pattern can match: about 3% of real code passes, so
+    the patterns are then tested on that small sample only."""
+    table = np.zeros(256, dtype=bool)
+    for mask, value in [(m, v) for _, m, v in PATTERNS] + [_RCPC, _LLSC]:
+        top_mask, top_value = (mask >> 24) & 0xFF, (value >> 24) & 0xFF
+        table |= (np.arange(256) & top_mask) == top_value
+    return table
+
+
+_TOP_BYTE = _top_byte_table()
+
+
 def _chunks(words: Any) -> Any:
     """For each chunk of a section: its offset in words, the hit indexes of each feature, the LL/SC indexes."""
-    scratch = np.empty(min(len(words), _CHUNK), dtype=np.uint32)
     for offset in range(0, len(words), _CHUNK):
         chunk = words[offset:offset + _CHUNK]
-        tmp = scratch[:len(chunk)]
+        # the words are little-endian in memory: every fourth byte from the fourth is a top byte
+        candidates = np.flatnonzero(_TOP_BYTE[chunk.view(np.uint8)[3::4]])
+        sample = chunk[candidates]
 
-        def matches(mask: int, value: int, chunk: Any = chunk, tmp: Any = tmp) -> Any:
-            np.bitwise_and(chunk, mask, out=tmp)
-            return tmp == value
+        def matches(mask: int, value: int, sample: Any = sample, candidates: Any = candidates) -> Any:
+            return candidates[(sample & mask) == value]
 
         rcpc = matches(*_RCPC)
         found: dict[str, Any] = {}
         for feature, mask, value in PATTERNS:
             hits = matches(mask, value)
             if feature == "lse":
-                hits &= ~rcpc
-            found[feature] = hits if feature not in found else found[feature] | hits
+                hits = np.setdiff1d(hits, rcpc, assume_unique=True)
+            found[feature] = hits if feature not in found else np.union1d(found[feature], hits)
         found["sve"] = _clustered(found["sve"])
         found["rcpc"] = rcpc
-        llsc = np.flatnonzero(matches(*_LLSC))
-        invalid = _invalid_prefix(chunk)
+        llsc = matches(*_LLSC)
         hits_by_feature = {}
         for feature, hits in found.items():
-            index = np.flatnonzero(hits)
-            if len(index):
-                index = index[_code_like(invalid, index)]
-            if len(index):
-                hits_by_feature[feature] = index.astype(np.int64)
+            code = hits[_code_like(chunk, hits)] if len(hits) else hits
+            if len(code):
+                hits_by_feature[feature] = code.astype(np.int64)
         yield offset, hits_by_feature, llsc
 
 
 _VERIFY_WINDOW = 4  # words on each side that must decode too
-_MAX_VERIFIED = 4096  # per section and feature; beyond, the proportion found so far stands
+_MAX_VERIFIED = 65536  # per section and feature; beyond, the share found to be data so far stands
+_MAX_SVE2_CHECKED = 4096  # per chunk: mnemonics are told apart one instruction at a time
 
 
 def _without(positions: Any, indexes: Any, addresses: Any, guarded: Any) -> tuple[Any, Any, Any]:
@@ -207,10 +219,35 @@ def _sve2(words: Any, indexes: Any) -> Any:
     mnemonics = frozenset(str(m) for m in _profile().get("sve2-mnemonics", []))
     disassembler = _disassembler()
     result = np.zeros(len(indexes), dtype=bool)
-    for n, index in enumerate(indexes[:_MAX_VERIFIED].tolist()):
+    for n, index in enumerate(indexes[:_MAX_SVE2_CHECKED].tolist()):
         decoded = next(disassembler.disasm_lite(words[index:index + 1].tobytes(), 0), None)
         result[n] = decoded is not None and decoded[2] in mnemonics
     return result
+
+
+def _decoder(words: Any) -> Any:
+    """A function (start, end) -> how many of words[start:end] capstone decodes from the start (it stops at
+    the first it cannot). Through capstone's C call on the array's own memory when the binding exposes it:
+    iterating the Python generator costs five times as much, and slicing would copy the words."""
+    import ctypes
+
+    import capstone
+
+    disassembler = _disassembler()
+    library, instruction = getattr(capstone, "_cs", None), getattr(capstone, "_cs_insn", None)
+    if library is None or instruction is None or not hasattr(library, "cs_disasm") or not words.flags.c_contiguous:
+        return lambda start, end: sum(1 for _ in disassembler.disasm_lite(words[start:end].tobytes(), 0))
+    base, char_pointer = int(words.ctypes.data), ctypes.POINTER(ctypes.c_char)
+
+    def count(start: int, end: int) -> int:
+        decoded = ctypes.POINTER(instruction)()
+        code = ctypes.cast(ctypes.c_void_p(base + 4 * start), char_pointer)
+        found = int(library.cs_disasm(disassembler.csh, code, 4 * (end - start), 0, 0, ctypes.byref(decoded)))
+        if found > 0:
+            library.cs_free(decoded, found)
+        return found
+
+    return count
 
 
 def _disassembler() -> Any:
@@ -220,56 +257,83 @@ def _disassembler() -> Any:
     return capstone.Cs(arch, capstone.CS_MODE_ARM)
 
 
-def _not_code(words: Any, indexes: Any) -> Any:
-    """True for unguarded hits whose neighbourhood does not decode as A64 (capstone): data, not code.
-    Random data decodes about a third of the time, so nine words in a row almost never do."""
-    result = np.zeros(len(indexes), dtype=bool)
-    if not len(indexes):
+class _Verifier:
+    """Decodes the neighbourhood of unguarded hits with capstone, up to _MAX_VERIFIED per feature of a
+    section; past that, the share found to be data so far stands for the rest."""
+
+    def __init__(self) -> None:
+        self.checked: dict[str, int] = {}
+        self.data: dict[str, int] = {}
+
+    def not_code(self, feature: str, words: Any, indexes: Any) -> Any:
+        """True for hits (sorted word indexes) whose neighbourhood does not decode as A64: data, not code.
+        Random data decodes about a third of the time, so nine words in a row almost never do."""
+        result = np.zeros(len(indexes), dtype=bool)
+        if not len(indexes):
+            return result
+        budget = max(0, _MAX_VERIFIED - self.checked.get(feature, 0))
+        done = min(budget, len(indexes))
+        if done:
+            checked = indexes[:done]
+            lows = np.maximum(checked - _VERIFY_WINDOW, 0)
+            highs = np.minimum(checked + _VERIFY_WINDOW + 1, len(words))
+            undecodable = _undecodable(words, lows, highs)
+            result[:done] = np.searchsorted(undecodable, lows) < np.searchsorted(undecodable, highs)
+        self.checked[feature] = self.checked.get(feature, 0) + done
+        self.data[feature] = self.data.get(feature, 0) + int(result[:done].sum())
+        if done < len(indexes):
+            result[done:] = self.data[feature] > self.checked[feature] / 2
         return result
-    disassembler = _disassembler()
-    checked = min(len(indexes), _MAX_VERIFIED)
-    for n, index in enumerate(indexes[:checked].tolist()):
-        low, high = max(0, index - _VERIFY_WINDOW), min(len(words), index + _VERIFY_WINDOW + 1)
-        window = words[low:high].tobytes()
-        decoded = sum(1 for _ in disassembler.disasm_lite(window, 0))
-        result[n] = decoded < high - low
-    if checked < len(indexes):
-        result[checked:] = result[:checked].mean() > 0.5
-    return result
+
+
+def _undecodable(words: Any, lows: Any, highs: Any) -> Any:
+    """Sorted indexes of words capstone cannot decode, enough to tell for each window [low, high) (sorted)
+    whether it holds one. A64 words decode independently, so overlapping windows (dense SVE code) are decoded
+    once; after an undecodable word, decoding resumes at the first window that starts past it."""
+    count = _decoder(words)
+    run_ends = np.maximum.accumulate(highs)  # where the run of overlapping windows each window is in reaches
+    found: list[int] = []
+    position, i, total = 0, 0, len(lows)
+    while i < total:
+        position = max(position, int(lows[i]))
+        end = int(run_ends[i])
+        if position < end:
+            position += count(position, end)
+        if position < end:
+            found.append(position)
+            position += 1
+            i = int(np.searchsorted(lows, position - 1, side="right"))  # windows holding it are data
+        else:
+            i = int(np.searchsorted(lows, end, side="left"))  # the run is decoded: on to the next one
+    return np.array(found, dtype=np.int64)
 
 
 _WINDOW = 8  # words on each side
 _MAX_INVALID = 1  # unallocated encodings tolerated around a word that counts as code
+_OFFSETS = np.arange(-_WINDOW, _WINDOW + 1)
 
 
-def _invalid_prefix(chunk: Any) -> Any:
-    """Running count of unallocated encodings (op0 = 0001 or 0011, or 0000 outside SME and padding)."""
-    op0 = (chunk >> 25) & 0xF
-    invalid = (op0 == 1) | (op0 == 3) | ((op0 == 0) & (chunk < 0x80000000) & (chunk != 0))
-    return np.concatenate(([0], np.cumsum(invalid, dtype=np.int32)))
-
-
-def _code_like(prefix: Any, index: Any) -> Any:
+def _code_like(chunk: Any, index: Any) -> Any:
     """Hits whose neighbourhood decodes as code. Constant tables in .text (OpenSSL's, say) match patterns by
-    chance, but are full of unallocated encodings, which code is not."""
-    size = len(prefix) - 1
-    low = np.maximum(index - _WINDOW, 0)
-    high = np.minimum(index + _WINDOW + 1, size)
-    return (prefix[high] - prefix[low]) <= _MAX_INVALID
+    chance, but are full of unallocated encodings (op0 = 0001 or 0011, or 0000 outside SME and padding),
+    which code is not."""
+    positions = index[:, None] + _OFFSETS
+    inside = (positions >= 0) & (positions < len(chunk))
+    window = chunk[np.clip(positions, 0, len(chunk) - 1)]
+    op0 = (window >> 25) & 0xF
+    invalid = ((op0 == 1) | (op0 == 3) | ((op0 == 0) & (window < 0x80000000) & (window != 0))) & inside
+    return invalid.sum(axis=1) <= _MAX_INVALID
 
 
-def _clustered(hits: Any) -> Any:
-    """Keep SVE matches that have another within a few words: real SVE code is dense."""
-    index = np.flatnonzero(hits)
+def _clustered(index: Any) -> Any:
+    """Keep SVE matches (sorted word indexes) that have another within a few words: real SVE code is dense."""
     if len(index) < 2:
-        return np.zeros_like(hits)
+        return index[:0]
     gaps = np.diff(index)
     near = np.zeros(len(index), dtype=bool)
     near[1:] |= gaps <= _SVE_CLUSTER
     near[:-1] |= gaps <= _SVE_CLUSTER
-    kept = np.zeros_like(hits)
-    kept[index[near]] = True
-    return kept
+    return index[near]
 
 
 def _near_llsc(indexes: Any, llsc: Any) -> Any:
