@@ -3,7 +3,8 @@
 Usage: python benchmarks/isa_speed.py [--library PATH] [--generated-mb 200]
 The generated section repeats the library's real code to the size asked for (no symbols: the worst case).
 Without --library, libcrypto.so.3 is taken from Debian's arm64 libssl3 package (`apt-get download
-libssl3:arm64`, adding the arm64 architecture to dpkg first when missing; needs root). Times armscan's
+libssl3:arm64`, adding the arm64 architecture to dpkg first when missing; needs root), and SLEEF's
+libsleef.so (libsleef3, dense with SVE code) is timed too. Times armscan's
 scan (armscan.binary.isa.scan) on one core and prints MB/s of executable code. Target: at least 200 MB/s.
 Prints figures, asserts nothing.
 """
@@ -38,23 +39,28 @@ def _ar_members(data: bytes) -> dict[str, bytes]:
     return members
 
 
-def download_libcrypto(folder: Path) -> Path:
-    """apt-get download libssl3:arm64 (the arm64 architecture is added to dpkg first when missing; root)."""
+def download_library(folder: Path, package: str, name: str) -> Path:
+    """apt-get download PACKAGE:arm64 and take the library NAME out of it (the arm64 architecture is added to
+    dpkg first when missing; root)."""
     architectures = subprocess.run(["dpkg", "--print-foreign-architectures"], capture_output=True, text=True).stdout
     if "arm64" not in architectures.split():
         subprocess.run(["dpkg", "--add-architecture", "arm64"], check=True)
         subprocess.run(["apt-get", "update", "-q"], check=True, capture_output=True)
-    subprocess.run(["apt-get", "download", "-q", "libssl3:arm64"], cwd=folder, check=True, capture_output=True)
-    deb_path = next(folder.glob("libssl3*_arm64.deb"))
+    subprocess.run(["apt-get", "download", "-q", f"{package}:arm64"], cwd=folder, check=True, capture_output=True)
+    deb_path = next(folder.glob(f"{package}_*_arm64.deb"))
     data = next(v for k, v in _ar_members(deb_path.read_bytes()).items() if k.startswith("data.tar"))
     with tarfile.open(fileobj=io.BytesIO(lzma.decompress(data) if data[:6] == b"\xfd7zXZ\x00" else data)) as tf:
-        member = next(m for m in tf.getmembers() if m.name.endswith("/libcrypto.so.3"))
+        member = next(m for m in tf.getmembers() if m.name.endswith(f"/{name}") and m.isfile())
         extracted = tf.extractfile(member)
         assert extracted is not None
-        path = folder / "libcrypto.so.3"
+        path = folder / name
         path.write_bytes(extracted.read())
-    print(f"libcrypto.so.3 from {deb_path.name}")
+    print(f"{name} from {deb_path.name}")
     return path
+
+
+def download_libcrypto(folder: Path) -> Path:
+    return download_library(folder, "libssl3", "libcrypto.so.3")
 
 
 def generated_elf(folder: Path, megabytes: int, library: Path) -> Path:
@@ -103,6 +109,8 @@ def main() -> None:
         folder = Path(work)
         library = args.library or download_libcrypto(folder)
         time_scan(library)
+        if args.library is None:  # SVE-dense code: every SVE function of SLEEF is a separate, unguarded entry
+            time_scan(download_library(folder, "libsleef3", "libsleef.so.3.5.1"))
         time_scan(generated_elf(folder, args.generated_mb, library), args.generated_mb * 1024 * 1024)
 
 
