@@ -15,7 +15,7 @@ from tests.conftest import BIN, run_cli
 from tests.registry import ensure_tools
 
 SYSROOT = "/usr/aarch64-linux-gnu"
-ISA_FIXTURES = ("isa-lse", "isa-outline-atomics", "isa-sve", "isa-sve2")
+ISA_FIXTURES = ("isa-lse", "isa-outline-atomics", "isa-sve", "isa-sve2", "isa-sve-static", "hello-aarch64-static")
 
 
 def run_on(cpu: str, binary: str) -> int:
@@ -44,13 +44,16 @@ def test_isa_verdicts_match_what_the_cpus_really_do(qemu: None) -> None:
     cpus = ("cortex-a72", "neoverse-n1", "a64fx", "max")
     ran = {(name, cpu): run_on(cpu, name) for name in ISA_FIXTURES for cpu in cpus}
     expected_sigill = {("isa-lse", "cortex-a72"), ("isa-sve", "cortex-a72"), ("isa-sve", "neoverse-n1"),
-                       ("isa-sve2", "cortex-a72"), ("isa-sve2", "neoverse-n1"), ("isa-sve2", "a64fx")}
+                       ("isa-sve2", "cortex-a72"), ("isa-sve2", "neoverse-n1"), ("isa-sve2", "a64fx"),
+                       ("isa-sve-static", "cortex-a72"), ("isa-sve-static", "neoverse-n1")}
     assert ran == {key: sigill if key in expected_sigill else 0 for key in ran}
     # armscan says exactly that: a1 is Cortex-A72, graviton2 Neoverse N1; graviton3 has SVE but not SVE2
-    # (as qemu's a64fx model); graviton4 has both (as max)
+    # (as qemu's a64fx model); graviton4 has both (as max). The stripped static ones hold glibc's SVE string
+    # functions too, chosen by IFUNC resolvers: only the program's own SVE loop counts
     assert isa_findings("a1", "graviton2", "graviton3", "graviton4") == {
         ("isa-lse", "a1"), ("isa-sve", "a1"), ("isa-sve", "graviton2"), ("isa-sve2", "a1"),
-        ("isa-sve2", "graviton2"), ("isa-sve2", "graviton3")}
+        ("isa-sve2", "graviton2"), ("isa-sve2", "graviton3"), ("isa-sve-static", "a1"),
+        ("isa-sve-static", "graviton2")}
 
 
 def test_isa_facts_in_the_json() -> None:
@@ -59,6 +62,14 @@ def test_isa_facts_in_the_json() -> None:
     isa = {a["path"].rsplit("/", 1)[-1]: [(u["feature"], u["count"], u["unguarded"]) for u in a["isa"]]
            for a in json.loads(done.stdout)["artifacts"]}
     assert isa == {"isa-outline-atomics": [("lse", 2, 0)], "isa-sve": [("sve", 19, 19)]}
+    # stripped static: glibc's SVE variants (placed through the IFUNC resolvers) and the unwinder's guarded
+    # vector-length reads are selected at run time; the program's loop (the 19 of isa-sve) is not
+    done = run_cli("scan", str(BIN / "isa-sve-static"), str(BIN / "hello-aarch64-static"), "--offline",
+                   "--no-index", "--json", "-", "-q")
+    isa = {a["path"].rsplit("/", 1)[-1]: [(u["feature"], u["count"], u["unguarded"]) for u in a["isa"]]
+           for a in json.loads(done.stdout)["artifacts"]}
+    assert isa == {"isa-sve-static": [("lse", 13, 0), ("sve", 218, 19)],
+                   "hello-aarch64-static": [("lse", 13, 0), ("sve", 199, 0)]}
     done = run_cli("scan", str(BIN / "isa-sve2"), "--offline", "--no-index", "--json", "-", "-q")
     uses = json.loads(done.stdout)["artifacts"][0]["isa"]
     assert [(u["feature"], u["unguarded"] > 0) for u in uses] == [("sve", True), ("sve2", True)]
@@ -66,7 +77,7 @@ def test_isa_facts_in_the_json() -> None:
 
 def test_target_names_instance_families_and_errors(tmp_path: Path) -> None:
     assert isa_findings("c7g.2xlarge") == {("isa-sve2", "graviton3")}  # Graviton3: SVE and LSE, no SVE2
-    assert isa_findings("r6g") == {("isa-sve", "graviton2"), ("isa-sve2", "graviton2")}
+    assert isa_findings("r6g") == {("isa-sve", "graviton2"), ("isa-sve2", "graviton2"), ("isa-sve-static", "graviton2")}
     done = run_cli("scan", str(tmp_path), "--target", "pentium4")
     assert done.returncode == 2 and "unknown --target 'pentium4'" in done.stderr
     done = run_cli("scan", str(tmp_path), "--os", "windows")

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from armscan.binary import ifunc
 from armscan.model import IsaUse
 from armscan.resources import load_yaml, rules_dir
 
@@ -41,7 +42,6 @@ _SVE_CLUSTER = 8  # an SVE word counts when another sits within this many words:
 _VARIANT_NAME = re.compile(r"sve|a64fx|neoverse|dotprod|i8mm|bf16|_lse|lse_|fp16|asimd|_v8[._]?[2-9]|_v9"
                            r"|armv8[._]?[2-9]", re.IGNORECASE)
 MAX_CODE = 512 * 1024 * 1024
-_R_AARCH64_IRELATIVE = 1032
 
 
 @lru_cache(maxsize=1)
@@ -89,11 +89,8 @@ def _selects_at_run_time(elf: Any) -> str | None:
         for symbol in table.iter_symbols():
             if symbol["st_info"]["type"] == "STT_GNU_IFUNC" or symbol.name in ("getauxval", "__getauxval"):
                 return "dynamic" if name == ".dynsym" else "static"
-    for name in (".rela.iplt", ".rela.plt"):  # IRELATIVE relocations: IFUNCs, even in a stripped static binary
-        section = elf.get_section_by_name(name)
-        if section is not None and hasattr(section, "iter_relocations") and any(
-                r["r_info_type"] == _R_AARCH64_IRELATIVE for r in section.iter_relocations()):
-            return "static"
+    if ifunc.resolvers(elf):  # IRELATIVE relocations: IFUNCs, even in a stripped static binary
+        return "static"
     return None
 
 
@@ -111,6 +108,8 @@ def scan(fh: BinaryIO) -> tuple[IsaUse, ...]:
     functions = _Functions(elf)
     selection = _selects_at_run_time(elf)
     dispatching = selection is not None
+    # a static binary's IFUNCs are its libc's: their variants are placed, the rest of its code is not excused
+    variants = ifunc.variants(elf, [(c.words, c.address) for c in sections]) if selection == "static" else None
     whole_library = _guarded_library(elf)
     totals: dict[str, list[int]] = {}
     firsts: dict[str, tuple[int, str | None]] = {}
@@ -127,8 +126,12 @@ def scan(fh: BinaryIO) -> tuple[IsaUse, ...]:
                     # atomics too (libatomic's variants), a static executable's IRELATIVEs (libc's) do not
                     guarded = functions.guarded(addresses, selection == "dynamic") | (
                         _near_llsc(indexes, llsc) & ~functions.named(addresses))
+                elif variants is not None:
+                    guarded = functions.guarded(addresses, True, unplaced=False) | variants.contain(addresses)
                 else:
                     guarded = functions.guarded(addresses, dispatching)
+                if feature == "sve" and not guarded.all():
+                    guarded |= _unwinder_vg_read(code.words, indexes + offset)
                 loose = np.flatnonzero(~guarded)
                 # constant tables in .text are not instructions: not counted at all
                 data = verifier.not_code(feature, code.words, indexes[loose] + offset)
@@ -145,6 +148,21 @@ def scan(fh: BinaryIO) -> tuple[IsaUse, ...]:
 
 
 _CHUNK = 1 << 20  # words: 4 MB at a time stays in cache, several times faster than whole sections
+# libgcc's unwinder reads the SVE vector length (CNTD) only for DWARF register 46 (VG), that is only when
+# unwinding a frame that saved SVE state: `cmp wN, #46` a few words before `cntd xM`
+_CNTD = (0xFFFFFFE0, 0x04E0E3E0)
+_CMP_46 = (0xFFFFFC1F, 0x7100B81F)
+_VG_CHECK_DISTANCE = 8  # words
+
+
+def _unwinder_vg_read(words: Any, indexes: Any) -> Any:
+    """SVE hits (word indexes) that are the unwinder's guarded vector-length reads, found in stripped code."""
+    result = (words[indexes] & _CNTD[0]) == _CNTD[1]
+    for n in np.flatnonzero(result).tolist():
+        index = int(indexes[n])
+        before = words[max(0, index - _VG_CHECK_DISTANCE):index]
+        result[n] = bool(((before & _CMP_46[0]) == _CMP_46[1]).any())
+    return result
 
 
 def _top_byte_table() -> Any:
@@ -368,14 +386,17 @@ class _Functions:
     def named(self, addresses: Any) -> Any:
         return self._index(addresses)[1]
 
-    def guarded(self, addresses: Any, dispatching: bool) -> Any:
+    def guarded(self, addresses: Any, dispatching: bool, unplaced: bool = True) -> Any:
+        """Uses in guarded functions, and in a dispatching binary in variants by name and (with `unplaced`)
+        anywhere no symbol covers."""
         index, inside = self._index(addresses)
         if not len(self.starts):
-            return np.full(len(addresses), dispatching, dtype=bool)
+            return np.full(len(addresses), dispatching and unplaced, dtype=bool)
         guarded = inside & self.by_name[index]
         if dispatching:
-            # stripped code in a binary that picks code by CPU cannot be placed, so it is not blamed
-            guarded |= ~inside | (inside & self.variant[index])
+            guarded |= inside & self.variant[index]
+            if unplaced:  # stripped code in a library that picks code by CPU cannot be placed: not blamed
+                guarded |= ~inside
         return guarded
 
     def name_at(self, address: int) -> str | None:
