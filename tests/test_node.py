@@ -183,6 +183,9 @@ def test_image_installed_native_packages_for_the_arm64_rebuild(tmp_path: Path) -
     assert upgrade["message"].startswith("bcrypt 5.0.1 (installed at /app/node_modules/bcrypt) has no linux-arm64 "
                                          "build; 6.0.0 is the first release with one.")
     assert upgrade["location"].get("line") is None
+    native = next(f for f in doc["findings"] if f["rule_id"] == "ARM-IMG-NODE-NATIVE")
+    assert native["message"].endswith("It belongs to bcrypt, whose releases from 6.0.0 on carry a linux-arm64 "
+                                      "build: upgrade it and install on arm64.")
     assert [(s["path"].split("!/", 1)[-1], s["reason"]) for s in doc["skipped"]] == [
         ("app/node_modules/deasync/package.json", "malformed")]
 
@@ -281,3 +284,15 @@ def test_workspace_members_are_covered_by_the_root_lock(tmp_path: Path) -> None:
     assert sorted((f.rule_id, f.location.path) for f in result.findings) == [
         ("ARM-NODE-SOURCE-BUILD", "tools/legacy/package.json"),
         ("ARM-NODE-UPGRADE-FOR-ARM64", "packages/auth/package.json")]
+
+
+def test_native_module_of_a_known_package_quotes_the_knowledge_base(tmp_path: Path) -> None:
+    vendor = tmp_path / "node_modules" / "node-sass" / "vendor" / "linux-x64-83"
+    vendor.mkdir(parents=True)
+    shutil.copy(BIN / "libmix-x86_64.so", vendor / "binding.node")
+    result = scan(tmp_path, display="", use_ignore_files=False)
+    assert [(f.rule_id, f.location.path) for f in result.findings] == [
+        ("ARM-BIN-ELF-X86", "node_modules/node-sass/vendor/linux-x64-83/binding.node")]
+    assert result.findings[0].message.endswith("It belongs to node-sass, which has no linux-arm64 build in any "
+                                               "release; instead: sass (Dart Sass, pure JavaScript) or "
+                                               "sass-embedded, which ships linux-arm64 builds.")

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import BinaryIO
 
 from armscan.analyzers.counterparts import Siblings, has_arm_counterpart, never_loaded_on_linux_arm64
+from armscan.analyzers.nodenative import module_note
 from armscan.analyzers.source import Hit, to_finding
 from armscan.binary import ar, elf, foreign, isa
 from armscan.binary.headers import Header
@@ -140,4 +141,6 @@ def findings_for(artifact: Artifact, ruleset: RuleSet, name: str, siblings: Sibl
     hit = Hit(line=0, column=0, end_column=None, snippet=detail, match=", ".join(artifact.machines), state=state,
               detail=detail)
     finding = to_finding(rule, hit, artifact.path)
-    return [replace(finding, location=Location(path=artifact.path, snippet=detail))]
+    note = module_note(artifact.path) if state is PortStatus.UNPORTED else ""
+    message = f"{finding.message} {note}" if note else finding.message
+    return [replace(finding, message=message, location=Location(path=artifact.path, snippet=detail))]

@@ -22,6 +22,7 @@ from armscan.rules_engine.loader import Rule, RuleSet, load_validated
 
 MANIFEST_FIELDS = ("dependencies", "devDependencies", "optionalDependencies")
 _INSTALLED = re.compile(r"(?:^|/)node_modules/((?:@[^/]+/)?[^/@][^/]*)/package\.json$")
+_MODULE = re.compile(r"(?:^|/)node_modules/((?:@[^/!]+/)?[^/!@][^/!]*)/")
 _BUILD_NEEDS = "python3, make and a C++ compiler"
 
 
@@ -214,3 +215,16 @@ def installed_findings(manifests: dict[str, bytes], label: str,
         variant, detail = _detail(package, f"{version} (installed at {where})", ())
         findings += _finding(ruleset.variant("node", variant), display, None, name, detail)
     return findings, skipped
+
+
+def module_note(path: str) -> str:
+    """For a native binary under node_modules/NAME/ of a known package, what the knowledge base says of it."""
+    found = _MODULE.findall(path.replace("!", "/"))
+    package = knowledge().get(found[-1]) if found else None
+    if package is None:
+        return ""
+    if package.first_arm64 is None:
+        instead = f"; instead: {package.instead}" if package.instead else ""
+        return f"It belongs to {package.name}, which has no linux-arm64 build in any release{instead}."
+    return (f"It belongs to {package.name}, whose releases from {package.first_arm64} on carry a linux-arm64 "
+            "build: upgrade it and install on arm64.")

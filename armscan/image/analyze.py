@@ -233,7 +233,8 @@ def _content_findings(label: str, record: ImageRecord, config: ImageConfig, arti
         elif "/node_modules/" in f"/{inside}" or inside.endswith(".node"):
             outcome.findings.extend(_finding(ruleset, "node-native", artifact.path,
                                              f"/{inside}: a Node.js native module for {machines}; "
-                                             "node_modules must be installed in the arm64 build.", machines))
+                                             "node_modules must be installed in the arm64 build. "
+                                             + nodenative.module_note(inside), machines))
         else:
             x86 = set(artifact.machines) <= X86_MACHINES
             what = "x86" if x86 else machines
