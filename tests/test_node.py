@@ -232,9 +232,13 @@ def test_arm64_image_with_prebuilds_for_every_platform_is_not_mislabeled(tmp_pat
     files = {f"{prebuilds}/{folder}/addon.node": (BIN / fixture).read_bytes() for folder, fixture in {
         "linux-x64": "libmix-x86_64.so", "linux-arm64": "libmix-aarch64.so", "darwin-x64": "tool-x86_64.macho",
         "win32-x64": "tool-x64.exe"}.items()}
+    # prebuildify names the arm64 build for its architecture: node.napi.node beside node.napi.armv8.node
+    level = "app/node_modules/level/prebuilds"
+    files[f"{level}/linux-x64/node.napi.node"] = (BIN / "libmix-x86_64.so").read_bytes()
+    files[f"{level}/linux-arm64/node.napi.armv8.node"] = (BIN / "libmix-aarch64.so").read_bytes()
     layout = Layout(tmp_path / "layout")
     layout.tag(layout.image("arm64", [tar_bytes(files)], base=None), "good")
-    lonely = {k: v for k, v in files.items() if "linux-arm64" not in k}
+    lonely = {k: v for k, v in files.items() if "linux-arm64" not in k and "/level/" not in k}
     layout.tag(layout.image("arm64", [tar_bytes(lonely)], base=None), "bad")
     layout.write_index()
     code, doc = cli_json("image", f"oci:{tmp_path / 'layout'}:good", "--no-index", "--offline")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 _SPLIT = re.compile(r"[^a-z0-9]+")
@@ -61,17 +62,23 @@ def never_loaded_on_linux_arm64(path: str) -> bool:
     return not os_name.startswith("linux") or arch not in _X86_ARCHES | _LINUX_ARM64_ARCHES
 
 
-def linux_arm64_folders(path: str) -> tuple[str, ...]:
-    """For a file in a linux x86 prebuilt folder (prebuilds/linux-x64/x.node), the paths its linux/arm64
-    counterpart would have (prebuilds/linux-arm64/x.node, ...); () for any other file."""
+def linux_arm64_counterpart(path: str, names_in: Callable[[str], Iterable[str]]) -> bool:
+    """For a file in a linux x86 prebuilt folder (prebuilds/linux-x64/node.napi.node): whether the linux/arm64
+    folder beside it (linux-arm64/, linux_aarch64/, ...) holds the same build, named alike but for the
+    architecture (node.napi.armv8.node). `names_in` lists the file names of a folder."""
     platform = platform_folder(path)
     if platform is None or not platform[0].startswith("linux") or platform[1] not in _X86_ARCHES:
-        return ()
-    head, folder, name = path.rsplit("/", 2) if path.count("/") >= 2 else ("", *path.rsplit("/", 1))
+        return False
+    head, _, name = path.rpartition("/")
+    parent, _, folder = head.rpartition("/")
     os_part = folder[: folder.lower().index(platform[0]) + len(platform[0])]
-    prefix = f"{head}/" if head else ""
-    return tuple(f"{prefix}{os_part}{sep}{arch}/{name}" for arch in ("arm64", "aarch64", "arm64v8")
-                 for sep in "-_")
+    base = base_name(name)
+    for arch in ("arm64", "aarch64", "arm64v8"):
+        for sep in "-_":
+            candidate = f"{parent}/{os_part}{sep}{arch}" if parent else f"{os_part}{sep}{arch}"
+            if any(base_name(other) == base for other in names_in(candidate)):
+                return True
+    return False
 
 
 def _os_family(name: str) -> str | None:

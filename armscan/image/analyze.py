@@ -17,7 +17,7 @@ from time import monotonic
 
 from armscan import __version__
 from armscan.analyzers import nodenative
-from armscan.analyzers.counterparts import linux_arm64_folders, never_loaded_on_linux_arm64
+from armscan.analyzers.counterparts import linux_arm64_counterpart, never_loaded_on_linux_arm64
 from armscan.analyzers.java import classifier_jar_findings
 from armscan.analyzers.source import Hit, to_finding
 from armscan.image import inventory
@@ -190,17 +190,26 @@ def _not_arm(artifact: Artifact) -> bool:
     return bool(machines) and not machines & {"aarch64", "any"}
 
 
-def _unused_on_arm64(inside: str, paths: set[str]) -> bool:
+def _unused_on_arm64(inside: str, folders: dict[str, list[str]]) -> bool:
     """Another platform's prebuilt binary (prebuilds/darwin-x64/), or a linux x86 one whose linux-arm64
     counterpart the image holds too: the package loads that one on arm64."""
-    return never_loaded_on_linux_arm64(inside) or any(p in paths for p in linux_arm64_folders(inside))
+    return never_loaded_on_linux_arm64(inside) or linux_arm64_counterpart(inside, lambda f: folders.get(f, ()))
+
+
+def _folders(paths: set[str]) -> dict[str, list[str]]:
+    by_folder: dict[str, list[str]] = defaultdict(list)
+    for path in paths:
+        folder, _, name = path.rpartition("/")
+        by_folder[folder].append(name)
+    return by_folder
 
 
 def _content_findings(label: str, record: ImageRecord, config: ImageConfig, artifacts: list[Artifact],
                       collected: Collected, ruleset: RuleSet, outcome: _Outcome) -> ImageRecord:
     owners = inventory.package_owners(collected.files, collected.paths)
+    folders = _folders(collected.paths)
     foreign = sorted((a for a in artifacts if _not_arm(a) and "!" not in a.path.split("!/", 1)[-1]
-                      and not _unused_on_arm64(a.path.split("!/", 1)[-1], collected.paths)), key=lambda a: a.path)
+                      and not _unused_on_arm64(a.path.split("!/", 1)[-1], folders)), key=lambda a: a.path)
     if record.arm64 == "yes":
         problems = []
         if not config.platform.is_arm64:
