@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from armscan.limits import Limits
 from tests.conftest import BIN, scan
 
@@ -144,15 +146,25 @@ def test_broken_and_oversized_node_files_are_skipped_not_ready(tmp_path: Path) -
         ("e/package-lock.json", "too-large"), ("f/package-lock.json", "malformed")]
 
 
-def test_pnpm_v6_keys_with_peer_suffixes(tmp_path: Path) -> None:
-    (tmp_path / "pnpm-lock.yaml").write_text(
-        "lockfileVersion: '6.0'\n\ndependencies:\n  ssr-kit:\n    specifier: ^1.0.0\n    version: 1.0.0\n\n"
-        "packages:\n\n  /ssr-kit@1.0.0:\n    dependencies:\n      '@swc/core': 1.2.40(@swc/helpers@0.5.0)\n\n"
-        "  /@swc/core@1.2.40(@swc/helpers@0.5.0):\n    resolution: {integrity: sha512-x}\n")
+PNPM_V6 = ("lockfileVersion: '6.0'\n\ndependencies:\n  ssr-kit:\n    specifier: ^1.0.0\n    version: 1.0.0\n\n"
+           "packages:\n\n  /ssr-kit@1.0.0:\n    dependencies:\n      '@swc/core': 1.2.40(@swc/helpers@0.5.0)\n\n"
+           "  /@swc/core@1.2.40(@swc/helpers@0.5.0):\n    resolution: {integrity: sha512-x}\n")
+PNPM_V5 = ("lockfileVersion: 5.4\n\nspecifiers:\n  jobs: ^2.0.0\n\ndependencies:\n  jobs: 2.0.0\n\npackages:\n\n"
+           "  /jobs/2.0.0:\n    resolution: {integrity: sha512-x}\n"
+           "    dependencies:\n      zeromq: 6.0.0_react@17.0.2\n\n"
+           "  /zeromq/6.0.0_react@17.0.2:\n    resolution: {integrity: sha512-y}\n    requiresBuild: true\n")
+
+
+@pytest.mark.parametrize(("text", "line", "start", "parent"), [
+    (PNPM_V6, 14, "@swc/core 1.2.40 (locked) has no linux-arm64 build; 1.2.43 is", "ssr-kit"),  # peer suffixes
+    (PNPM_V5, 16, "zeromq 6.0.0 (locked) has no linux-arm64 build; 6.3.0 is the first", "jobs"),  # v5 keys
+], ids=["v6", "v5"])
+def test_pnpm_keys_and_project_dependencies(tmp_path: Path, text: str, line: int, start: str, parent: str) -> None:
+    (tmp_path / "pnpm-lock.yaml").write_text(text)
     result = scan(tmp_path, display="")
-    assert _findings(result) == [("ARM-NODE-UPGRADE-FOR-ARM64", "pnpm-lock.yaml", 14)]
-    assert result.findings[0].message.startswith("@swc/core 1.2.40 (locked) has no linux-arm64 build; 1.2.43 is")
-    assert result.findings[0].message.endswith("Pulled in by ssr-kit.")
+    assert _findings(result) == [("ARM-NODE-UPGRADE-FOR-ARM64", "pnpm-lock.yaml", line)]
+    assert result.findings[0].message.startswith(start)
+    assert result.findings[0].message.endswith(f"Pulled in by {parent}.")
 
 
 def test_image_installed_native_packages_for_the_arm64_rebuild(tmp_path: Path) -> None:
@@ -188,17 +200,6 @@ def test_image_installed_native_packages_for_the_arm64_rebuild(tmp_path: Path) -
                                       "build: upgrade it and install on arm64.")
     assert [(s["path"].split("!/", 1)[-1], s["reason"]) for s in doc["skipped"]] == [
         ("app/node_modules/deasync/package.json", "malformed")]
-
-
-def test_pnpm_v5_keys_and_top_level_dependencies(tmp_path: Path) -> None:
-    (tmp_path / "pnpm-lock.yaml").write_text(
-        "lockfileVersion: 5.4\n\nspecifiers:\n  jobs: ^2.0.0\n\ndependencies:\n  jobs: 2.0.0\n\npackages:\n\n"
-        "  /jobs/2.0.0:\n    resolution: {integrity: sha512-x}\n    dependencies:\n      zeromq: 6.0.0_react@17.0.2\n\n"
-        "  /zeromq/6.0.0_react@17.0.2:\n    resolution: {integrity: sha512-y}\n    requiresBuild: true\n")
-    result = scan(tmp_path, display="")
-    assert _findings(result) == [("ARM-NODE-UPGRADE-FOR-ARM64", "pnpm-lock.yaml", 16)]
-    assert result.findings[0].message.startswith("zeromq 6.0.0 (locked) has no linux-arm64 build; 6.3.0 is the first")
-    assert result.findings[0].message.endswith("Pulled in by jobs.")
 
 
 def _prebuilds(root: Path, folders: dict[str, str]) -> None:
@@ -250,8 +251,6 @@ def test_arm64_image_with_prebuilds_for_every_platform_is_not_mislabeled(tmp_pat
 
 
 def test_node_knowledge_is_validated_with_every_problem_named(tmp_path: Path) -> None:
-    import pytest
-
     from armscan.rules_engine.loader import RuleError, load_validated
 
     bad = tmp_path / "node-packages.yaml"
