@@ -60,7 +60,7 @@ def _version(text: str) -> semantic_version.Version | None:
 def _spec(text: str) -> semantic_version.NpmSpec | None:
     try:
         return semantic_version.NpmSpec(text.strip())
-    except ValueError:
+    except (ValueError, AttributeError):  # some malformed ranges ("a - e^e=") fail inside semantic_version
         return None
 
 
@@ -171,11 +171,12 @@ def manifest_findings(text: str, display: str, ruleset: RuleSet) -> tuple[list[F
                 continue
             real, wanted = _alias(raw) if raw.startswith("npm:") else (name, raw)
             package = known.get(real)
-            spec = _spec(wanted) if package is not None else None
-            if package is None or spec is None:
-                continue  # not a known native package, or a tag, URL or path: nothing to compare
-            if package.first_arm64 is not None and _admits_arm64(spec, package.first_arm64, wanted):
+            if package is None:
                 continue
+            if package.first_arm64 is not None:  # with no arm64 release at all, whatever is asked for lacks it
+                spec = _spec(wanted)
+                if spec is None or _admits_arm64(spec, package.first_arm64, wanted):
+                    continue  # a tag, URL, path or malformed range is not compared
             variant, detail = _detail(package, f"{wanted} (in {field})", ())
             findings += _finding(ruleset.variant("node", variant), display, _line_of_key(text, name), name, detail)
     return findings, []

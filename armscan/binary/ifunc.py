@@ -17,6 +17,7 @@ import numpy as np
 _R_AARCH64_IRELATIVE = 1032
 _MAX_RESOLVER = 96  # instructions
 _MAX_VARIANT = 16 * 1024  # bytes
+_MAX_RESOLVERS = 4096  # a static glibc binary has about a hundred; a hostile file is not decoded without end
 _IMMEDIATE = re.compile(r"#(-?0x[0-9a-f]+|-?\d+)")
 _CONDITIONAL = ("b.", "cbz", "cbnz", "tbz", "tbnz")
 
@@ -31,7 +32,7 @@ def resolvers(elf: Any) -> list[int]:
         for relocation in section.iter_relocations():
             if relocation["r_info_type"] == _R_AARCH64_IRELATIVE and relocation.is_RELA():
                 found.append(int(relocation["r_addend"]))
-    return sorted(set(found))
+    return sorted(set(found))[:_MAX_RESOLVERS]
 
 
 def _immediates(operands: str) -> list[int]:
