@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fixtures.hostile import all_cases  # noqa: E402
-from fixtures.hostile.runner import run_case  # noqa: E402
+from fixtures.hostile import all_cases
+from fixtures.hostile.runner import run_case
 
 MAX_SECONDS, MAX_MB = 5.0, 300.0
 
