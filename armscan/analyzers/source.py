@@ -15,7 +15,10 @@ from armscan.analyzers.text import LineIndex, snippet
 from armscan.model import Confidence, Finding, Location, PortStatus, Severity
 from armscan.rules_engine.loader import Rule
 
-_C_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", re.DOTALL)
+# Linear on any input: an unterminated comment runs to the end of the file and an unterminated string to the end
+# of its line (as a compiler reads them), and a character literal is short (a Rust lifetime is no literal), so
+# no failed attempt scans far.
+_C_COMMENTS = re.compile(r"//[^\n]*|/\*(?:.*?\*/|.*)|\"(?:\\.|[^\"\\\n])*\"?|'(?:\\.|[^'\\\n]){0,16}'", re.DOTALL)
 _HASH_COMMENT = re.compile(r"^\s*#")
 # Where a match is not code: comments and string literals of source, comments of build scripts
 # (whose flags sit in strings), whole-line # comments of make-like files.
