@@ -116,7 +116,7 @@ def analyze_stream(
     out.bytes_read += len(rest)
     text = (head + rest).decode("utf-8", "replace")
     source = SourceFile(fs_path or display, display, name, text, Siblings(fs_path or ""))
-    out.findings.extend(analyze_text(source, rules))
+    out.findings.extend(analyze_text(source, rules, limits.max_findings_per_rule))
     out.source_scanned = True
 
 
