@@ -42,10 +42,7 @@ class Config:
         value = self.values.get(key)
         if value is None or self.source is None:
             return value
-        path = Path(self.source).parent / value
-        if self.root is not None and not inside(os.path.realpath(path), self.root):
-            raise ConfigError(f"{self.source}: {key} names a file outside the folder the settings file is in")
-        return str(path)
+        return str(Path(self.source).parent / value)
 
 
 EMPTY = Config(None, {})
@@ -66,7 +63,11 @@ def _validate(data: Any, source: str, root: str | None = None) -> Config:
             raise ConfigError(f"{source}: {key} must be true or false")
     if "fail-on" in data and data["fail-on"] not in FAIL_ON:
         raise ConfigError(f"{source}: fail-on must be one of {', '.join(FAIL_ON)}, not {data['fail-on']!r}")
-    return Config(source, dict(data), root)
+    config = Config(source, dict(data), root)
+    baseline = config.path("baseline")
+    if root is not None and baseline is not None and not inside(os.path.realpath(baseline), root):
+        raise ConfigError(f"{source}: baseline names a file outside the folder the settings file is in")
+    return config
 
 
 def _read(path: Path, root: str | None = None) -> Any:

@@ -51,6 +51,8 @@ def open_confined(path: str | Path, root: str | None) -> BinaryIO:
         if not stat.S_ISREG(st.st_mode):
             raise RefusedFile(SkipReason.SPECIAL_FILE, f"not a regular file: {file_kind(st.st_mode)}")
         fd = os.open(path, _FLAGS)
+    except RefusedFile:
+        raise
     except OSError as e:
         raise refused(e) from e
     try:
