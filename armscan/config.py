@@ -6,11 +6,16 @@ flags win over it. Unknown keys and wrong types are errors, so that a typo never
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import tomllib
+
+from armscan.sources.confined import inside, read_confined, tree_root
+
+MAX_SETTINGS = 1 << 20
 
 FAIL_ON = ("blocker", "high", "medium", "low", "none")
 _STRING_LISTS = ("exclude", "disable", "extra-index-url", "insecure-registry", "find-links", "targets")
@@ -27,6 +32,7 @@ class ConfigError(Exception):
 class Config:
     source: str | None
     values: dict[str, Any]
+    root: str | None = None  # a settings file found in a scanned folder names nothing outside that folder
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.values.get(key, default)
@@ -42,7 +48,7 @@ class Config:
 EMPTY = Config(None, {})
 
 
-def _validate(data: Any, source: str) -> Config:
+def _validate(data: Any, source: str, root: str | None = None) -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the armscan settings must be a table")
     unknown = sorted(set(data) - KEYS)
@@ -57,12 +63,16 @@ def _validate(data: Any, source: str) -> Config:
             raise ConfigError(f"{source}: {key} must be true or false")
     if "fail-on" in data and data["fail-on"] not in FAIL_ON:
         raise ConfigError(f"{source}: fail-on must be one of {', '.join(FAIL_ON)}, not {data['fail-on']!r}")
-    return Config(source, dict(data))
+    config = Config(source, dict(data), root)
+    baseline = config.path("baseline")
+    if root is not None and baseline is not None and not inside(os.path.realpath(baseline), root):
+        raise ConfigError(f"{source}: baseline names a file outside the folder the settings file is in")
+    return config
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path, root: str | None = None) -> Any:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(read_confined(path, root, MAX_SETTINGS).decode("utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: unreadable: {e}") from e
     except tomllib.TOMLDecodeError as e:
@@ -75,16 +85,17 @@ def load(explicit: Path | None, folders: list[Path]) -> Config:
         table = data.get("tool", {}).get("armscan") if explicit.name == "pyproject.toml" else data
         return _validate(table if table is not None else {}, str(explicit))
     for folder in [*folders, Path.cwd()]:
+        root = tree_root(folder)
         dotfile = folder / ".armscan.toml"
-        if dotfile.is_file():
-            return _validate(_read(dotfile), str(dotfile))
+        if dotfile.exists() or dotfile.is_symlink():
+            return _validate(_read(dotfile, root), str(dotfile), root)
         pyproject = folder / "pyproject.toml"
         if pyproject.is_file():
             try:
-                data = _read(pyproject)
+                data = _read(pyproject, root)
             except ConfigError:
                 continue  # a project's broken pyproject.toml is a finding of the scan, not our configuration
             tool = data.get("tool", {})
             if isinstance(tool, dict) and "armscan" in tool:
-                return _validate(tool["armscan"], f"{pyproject} [tool.armscan]")
+                return _validate(tool["armscan"], f"{pyproject} [tool.armscan]", root)
     return EMPTY

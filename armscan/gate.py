@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from armscan.model import Finding, ScanResult
+from armscan.sources.confined import open_confined, read_confined
 
 BASELINE_VERSION = 1
 _INLINE = re.compile(r"armscan:\s*ignore\[([A-Za-z0-9_*,\s-]+)\]\s*(.*?)\s*(?:\*/|-->)?\s*$")
+MAX_BASELINE = 256 * 1024 * 1024
 MAX_SOURCE = 16 * 1024 * 1024
 
 
@@ -55,7 +57,7 @@ def create_baseline(result: ScanResult) -> str:
 
 def load_baseline(path: Path) -> Counter[str]:
     try:
-        data: Any = json.loads(path.read_bytes())
+        data: Any = json.loads(read_confined(path, None, MAX_BASELINE))
     except OSError as e:
         raise BaselineError(f"baseline {path}: {e.strerror or e}") from e
     except ValueError as e:
@@ -94,17 +96,17 @@ def inline_suppression(lines: list[str], line: int, rule_id: str) -> str | None:
     return None
 
 
-def apply_inline(findings: list[Finding], files: dict[str, str]) -> list[Finding]:
-    """`files` maps a finding's display path to the file on disk to read the comments from."""
+def apply_inline(findings: list[Finding], files: dict[str, tuple[str, str]]) -> list[Finding]:
+    """`files` maps a finding's display path to the file on disk to read the comments from, and its tree."""
     cache: dict[str, list[str]] = {}
     marked = []
     for finding in findings:
-        source = files.get(finding.location.path)
+        source, root = files.get(finding.location.path, ("", ""))
         line = finding.location.line or 0
-        if source is not None and line > 0:
+        if source and line > 0:
             if source not in cache:
                 try:
-                    with open(source, "rb") as fh:
+                    with open_confined(source, root) as fh:
                         cache[source] = fh.read(MAX_SOURCE).decode("utf-8", "replace").splitlines()
                 except OSError:
                     cache[source] = []

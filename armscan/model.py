@@ -84,6 +84,18 @@ class SkipReason(str, enum.Enum):
     NOT_FOUND = "not-found"
     ANALYSIS_FAILED = "analysis-failed"
     INDEX_ERROR = "index-error"
+    OUTSIDE_TREE = "outside-tree"  # a scanned file names a file outside the scanned tree: never read
+
+    @property
+    def leaves_unknown(self) -> bool:
+        """Whether part of the input went unchecked, so the result cannot be complete. Links out of the tree
+        and what the user chose not to check (offline, local sources) are recorded but are not gaps."""
+        return self not in _NOT_GAPS
+
+
+_NOT_GAPS = frozenset({SkipReason.SYMLINK_OUTSIDE, SkipReason.SYMLINK_BROKEN, SkipReason.SYMLINK_LOOP,
+                       SkipReason.NOT_FOUND})
+UNCHECKED = "some inputs could not be checked (see the skipped list): they are unknown, not ready"
 
 
 @dataclass(frozen=True)
@@ -281,6 +293,13 @@ class ScanResult:
     targets: tuple[str, ...] = ()
     images: tuple[ImageRecord, ...] = ()
     cpu_targets: tuple[tuple[str, str], ...] = ()  # (id, name) of each --target CPU, for per-target verdicts
+
+    def __post_init__(self) -> None:
+        # One rule wherever a result is made or loaded: a gap in what was checked makes it incomplete.
+        if any(s.reason.leaves_unknown for s in self.skipped):
+            object.__setattr__(self, "complete", False)
+            if UNCHECKED not in self.errors:
+                object.__setattr__(self, "errors", (*self.errors, UNCHECKED))
 
     def findings_at_or_above(self, threshold: Severity) -> list[Finding]:
         """What the gate counts: suppressed findings (baseline, inline) are left out."""

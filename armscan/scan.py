@@ -86,7 +86,7 @@ def _init_worker(ruleset: RuleSet, limits: Limits) -> None:
 
 def _analyze_one(entry: FileEntry, ruleset: RuleSet, limits: Limits) -> _FileResult:
     try:
-        out = analyze_file(entry.path, entry.display, ruleset, limits)
+        out = analyze_file(entry.path, entry.display, ruleset, limits, entry.root)
     except Exception as e:  # an analyzer bug must not sink the scan: the file becomes unknown
         logger.debug("analysis of %s failed", entry.display, exc_info=True)
         out = Collector()
@@ -186,7 +186,7 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         if options.targets is not None:
             merge.findings.extend(check_targets(merge.artifacts, ruleset, options.targets))
             merge.targets.update(options.targets.describe())
-        merge.findings = apply_inline(merge.findings, {e.display: e.path for e in entries})
+        merge.findings = apply_inline(merge.findings, {e.display: (e.path, e.root) for e in entries})
     except KeyboardInterrupt:
         complete = False
         errors.append("interrupted before every file was analyzed")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from armscan.python.environment import Environment, InstalledDist, read_environment
+from armscan.python.environment import Environment, FolderReader, InstalledDist, read_environment
 from tests.conftest import BIN, run_cli
 from tests.pyindex import FILES, IndexServer
 
@@ -61,7 +61,7 @@ def test_env_from_interpreter_judges_every_installed_distribution(index: IndexSe
                                                                   tmp_path: Path) -> None:
     code, doc = run_env(index, "--python", str(venv / ".venv" / "bin" / "python"), "--cache-dir", str(tmp_path))
     site = site_of(venv)
-    assert code == 1
+    assert code == 3  # the broken METADATA leaves one distribution unknown
     assert doc["inputs"] == [site]
     assert {p["name"]: (p["status"], p["chain"]) for p in doc["packages"]} == {
         "app": ("pure", ["app 1.0"]),
@@ -103,7 +103,7 @@ def test_env_from_interpreter_judges_every_installed_distribution(index: IndexSe
 
 def test_env_of_a_folder_infers_the_python_version(index: IndexServer, venv: Path, tmp_path: Path) -> None:
     code, doc = run_env(index, str(venv / ".venv"), "--cache-dir", str(tmp_path))
-    assert code == 1
+    assert code == 3  # the broken METADATA
     assert doc["targets"] == ["AWS Graviton2 (Neoverse N1, Armv8.2)", "Amazon Linux 2023",
                               f"CPython 3.{sys.version_info[1]}, Linux aarch64, glibc 2.26"]
     assert {p["name"] for p in doc["packages"]} == {"app", "capper", "purepkg", "oldnative", "nativeok",
@@ -122,7 +122,7 @@ def test_scan_finds_the_environment_in_a_tree(index: IndexServer, venv: Path, tm
         "intel_openmp-2024.0.0.dist-info", "newglibc-1.0.dist-info", "oldnative-1.0.dist-info"]
     sources = {p["source"].removeprefix(str(venv) + "/") for p in doc["packages"] if p["name"] == "purepkg"}
     assert "requirements.txt:1" in sources  # the requirement file is checked as well, on its own
-    assert done.returncode == 1
+    assert done.returncode == 3  # the broken METADATA
 
 
 def test_without_an_index_installed_binaries_stay_findings(venv: Path) -> None:
@@ -157,7 +157,8 @@ def test_python_version_from_pyvenv_cfg_and_from_tags(tmp_path: Path) -> None:
     (info / "WHEEL").write_text("Wheel-Version: 1.0\nTag: cp39-cp39-manylinux_2_17_x86_64\n")
     assert read_environment(site, "site").python_version == (3, 9)
     (tmp_path / "venv" / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.12.4\n")
-    env = read_environment(site, "site")
+    assert read_environment(site, "site").python_version == (3, 9)  # above the scanned folder: not read
+    env = read_environment(FolderReader(site, str(tmp_path / "venv")), "site", ["x-1.0.dist-info/METADATA"])
     assert env.python_version == (3, 12)
     assert [(d.name, d.version, d.is_platform_wheel) for d in env.dists] == [("x", "1.0", True)]
 
@@ -193,7 +194,7 @@ def test_wheel_file_whose_release_has_an_aarch64_wheel_on_the_index(index: Index
     assert [(s["path"].rsplit("/", 1)[-1], s["reason"]) for s in doc["skipped"]] == [
         ("not-a-wheel.whl", "malformed")]
     assert [(p["name"], p["status"]) for p in doc["packages"]] == [("nativeok", "ready")]
-    assert done.returncode == 1
+    assert done.returncode == 3  # the malformed wheel is unknown
 
 
 def test_wheel_file_with_a_broken_index_is_unknown_not_ready(index: IndexServer, tmp_path: Path) -> None:

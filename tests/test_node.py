@@ -187,7 +187,7 @@ def test_image_installed_native_packages_for_the_arm64_rebuild(tmp_path: Path) -
     layout.write_index()
     code, doc = cli_json("image", f"oci:{tmp_path / 'layout'}:node", "--no-index", "--offline")
     found = sorted((f["rule_id"], f["location"]["path"].split("!/", 1)[-1]) for f in doc["findings"])
-    assert code == 1 and found == [
+    assert code == 3 and found == [  # the unreadable deasync manifest leaves the result incomplete
         ("ARM-IMG-NO-ARM64", f"oci:{tmp_path / 'layout'}:node"),
         ("ARM-IMG-NODE-NATIVE", "app/node_modules/bcrypt/lib/binding/napi-v3/bcrypt_lib.node"),
         ("ARM-NODE-SOURCE-BUILD", "app/node_modules/gulp-sass/node_modules/node-sass/package.json"),

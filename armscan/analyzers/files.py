@@ -6,7 +6,6 @@ import fnmatch
 import io
 import json
 import os
-import stat
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,6 +19,7 @@ from armscan.binary.headers import EMPTY_ZIP_MAGIC, HEAD_SIZE, ZIP_MAGIC, Header
 from armscan.limits import ARCHIVE_SUFFIXES, Limits
 from armscan.model import Artifact, Finding, Skipped, SkipReason
 from armscan.rules_engine.loader import RuleSet
+from armscan.sources.confined import RefusedFile, inside, open_confined, read_confined
 
 
 class Collector:
@@ -36,19 +36,6 @@ class Collector:
         self.skipped.append(Skipped(path=path, reason=reason, detail=detail))
 
 
-def open_regular(path: str) -> BinaryIO:
-    """Open without following a symlink or blocking on a FIFO that replaced the file after the walk."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise IsADirectoryError(f"not a regular file (mode {stat.filemode(mode)})")
-        return os.fdopen(fd, "rb", buffering=0)
-    except BaseException:
-        os.close(fd)
-        raise
-
-
 def analyze_stream(
     fh: BinaryIO,
     size: int,
@@ -59,6 +46,7 @@ def analyze_stream(
     out: Collector,
     *,
     fs_path: str | None = None,
+    fs_root: str | None = None,
     depth: int = 0,
 ) -> None:
     """Analyze one file or archive member given as a seekable stream."""
@@ -91,12 +79,13 @@ def analyze_stream(
             return
         rest = fh.read(limits.max_text_size - len(head) + 1)
         out.bytes_read += len(rest)
-        found, skipped = java.analyze(name, display, decode_text(head + rest), Path(fs_path or ".").parent, ruleset)
+        folder = Path(fs_path).parent if fs_path else None
+        found, skipped = java.analyze(name, display, decode_text(head + rest), folder, ruleset, root=fs_root)
         out.findings.extend(found)
         out.skipped.extend(skipped)
         out.source_scanned = True
         return
-    if name in LOCK_NAMES or (name == "package.json" and _project_manifest(display, fs_path)):
+    if name in LOCK_NAMES or (name == "package.json" and _project_manifest(display, fs_path, fs_root)):
         if size > limits.max_text_size:
             out.skip(display, SkipReason.TOO_LARGE, f"{size} bytes is over the {limits.max_text_size}-byte limit")
             return
@@ -140,7 +129,7 @@ def decode_text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
-def _project_manifest(display: str, fs_path: str | None) -> bool:
+def _project_manifest(display: str, fs_path: str | None, fs_root: str | None) -> bool:
     """A project's own package.json with no lock file that covers it (the lock says more): none beside it, nor
     at the root of a workspace it is a member of. Those of installed packages under node_modules are not the
     project's choices."""
@@ -150,27 +139,28 @@ def _project_manifest(display: str, fs_path: str | None) -> bool:
         return True
     folder = Path(fs_path).parent
     for depth, candidate in enumerate((folder, *folder.parents)):
-        if depth > 8:
-            break
-        if any((candidate / lock).is_file() for lock in LOCK_NAMES) and (
-                depth == 0 or _is_member(folder.relative_to(candidate).as_posix(), _workspace_globs(candidate))):
+        if depth > 8 or (fs_root is not None and not inside(os.path.realpath(candidate), fs_root)):
+            break  # a workspace root above the scanned tree is not the scan's to read
+        if any((candidate / lock).is_file() for lock in LOCK_NAMES) and (depth == 0 or _is_member(
+                folder.relative_to(candidate).as_posix(), _workspace_globs(candidate, fs_root))):
             return False
     return True
 
 
-def _workspace_globs(root: Path) -> list[str]:
+def _workspace_globs(root: Path, fs_root: str | None) -> list[str]:
     """The member globs of an npm/yarn (package.json `workspaces`) or pnpm (pnpm-workspace.yaml) workspace."""
     try:
         if (root / "pnpm-workspace.yaml").is_file():
             from armscan.resources import load_yaml
 
-            data = load_yaml((root / "pnpm-workspace.yaml").read_text(encoding="utf-8", errors="replace"))
+            text = read_confined(root / "pnpm-workspace.yaml", fs_root, 1 << 20).decode("utf-8", "replace")
+            data = load_yaml(text)
             globs = data.get("packages") if isinstance(data, dict) else None
         else:
-            data = json.loads((root / "package.json").read_bytes()[: 1 << 20])
+            data = json.loads(read_confined(root / "package.json", fs_root, 1 << 20))
             globs = data.get("workspaces") if isinstance(data, dict) else None
             globs = globs.get("packages") if isinstance(globs, dict) else globs
-    except (OSError, ValueError, RecursionError, yaml.YAMLError):
+    except (RefusedFile, OSError, ValueError, RecursionError, yaml.YAMLError):
         return []
     return [str(g) for g in globs] if isinstance(globs, list) else []
 
@@ -199,29 +189,27 @@ def _analyze_node(name: str, display: str, text: str, ruleset: RuleSet, out: Col
     out.findings.extend(nodenative.lock_findings(lock, display, ruleset))
 
 
-def analyze_file(path: str, display: str, ruleset: RuleSet, limits: Limits) -> Collector:
-    """Analyze a file on disk; every failure becomes a skipped record."""
+def analyze_file(path: str, display: str, ruleset: RuleSet, limits: Limits, root: str | None = None) -> Collector:
+    """Analyze a file on disk (inside `root` only, read as it is when opened); failures become skipped records."""
     out = Collector()
     try:
-        fh = open_regular(path)
-    except FileNotFoundError:
-        out.skip(display, SkipReason.VANISHED, "the file disappeared during the scan")
-        return out
-    except PermissionError as e:
-        out.skip(display, SkipReason.UNREADABLE, f"permission denied: {e.strerror}")
-        return out
-    except IsADirectoryError as e:
-        out.skip(display, SkipReason.SPECIAL_FILE, str(e))
-        return out
-    except OSError as e:
-        reason = SkipReason.SYMLINK_LOOP if e.errno == 40 else SkipReason.UNREADABLE
-        out.skip(display, reason, e.strerror or str(e))
+        fh = open_confined(path, root)
+    except RefusedFile as e:
+        if e.reason is SkipReason.NOT_FOUND:
+            out.skip(display, SkipReason.VANISHED, "the file disappeared during the scan")
+        elif e.reason is SkipReason.SPECIAL_FILE:
+            out.skip(display, e.reason, f"{e.detail} (it replaced the file during the scan)")
+        elif e.reason is SkipReason.OUTSIDE_TREE:
+            out.skip(display, e.reason, "it became a link out of the scanned tree during the scan; not read")
+        else:
+            out.skip(display, e.reason, e.detail)
         return out
     with fh:
         try:
             size = os.fstat(fh.fileno()).st_size
             buffered = io.BufferedReader(fh, buffer_size=65536)  # type: ignore[type-var]
-            analyze_stream(buffered, size, display, os.path.basename(path), ruleset, limits, out, fs_path=path)
+            analyze_stream(buffered, size, display, os.path.basename(path), ruleset, limits, out, fs_path=path,
+                           fs_root=root)
         except OSError as e:
             out.skip(display, SkipReason.UNREADABLE, f"read failed: {e.strerror or e}")
     return out

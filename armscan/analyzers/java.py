@@ -17,6 +17,7 @@ from armscan.analyzers.source import Hit, to_finding
 from armscan.model import Finding, Location, Skipped, SkipReason
 from armscan.resources import load_yaml, rules_dir
 from armscan.rules_engine.loader import RuleSet
+from armscan.sources.confined import read_confined
 
 BUILD_FILES = ("pom.xml", "build.gradle", "build.gradle.kts")
 _PROPERTY = re.compile(r"\$\{([\w.-]+)\}")
@@ -80,14 +81,22 @@ def _pom_dependencies(text: str) -> list[tuple[str, str, str | None, str]]:
     return [(g, a, v or managed.get((g, a)), c) for g, a, v, c in found]
 
 
-def _gradle_dependencies(text: str, folder: Path) -> list[tuple[str, str, str | None, str]]:
+def _gradle_properties(folder: Path | None, root: str | None) -> str:
+    """gradle.properties beside the build file, when it is a file of the scanned tree."""
+    if folder is None or not (folder / "gradle.properties").exists():
+        return ""
+    try:
+        return read_confined(folder / "gradle.properties", root, 1 << 20).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _gradle_dependencies(text: str, folder: Path | None, root: str | None) -> list[tuple[str, str, str | None, str]]:
     variables = {m.group(1).removeprefix("ext."): m.group(2) for m in _GRADLE_VARIABLE.finditer(text)}
-    properties = folder / "gradle.properties"
-    if properties.is_file():
-        for line in properties.read_text(encoding="utf-8", errors="replace").splitlines():
-            key, sep, value = line.partition("=")
-            if sep and not key.strip().startswith("#"):
-                variables.setdefault(key.strip(), value.strip())
+    for line in _gradle_properties(folder, root).splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not key.strip().startswith("#"):
+            variables.setdefault(key.strip(), value.strip())
     found = []
     for match in _GRADLE_COORDINATE.finditer(text):
         version = re.sub(r"\$\{?([\w.]+)\}?", lambda m: variables.get(m.group(1), m.group(0)), match.group(3))
@@ -96,9 +105,12 @@ def _gradle_dependencies(text: str, folder: Path) -> list[tuple[str, str, str | 
     return found
 
 
-def analyze(name: str, display: str, text: str, folder: Path, ruleset: RuleSet) -> tuple[list[Finding], list[Skipped]]:
+def analyze(name: str, display: str, text: str, folder: Path | None, ruleset: RuleSet, *,
+            root: str | None = None) -> tuple[list[Finding], list[Skipped]]:
+    """`folder` holds the build file on disk (None inside an archive); nothing outside `root` is read."""
     try:
-        dependencies = _pom_dependencies(text) if name == "pom.xml" else _gradle_dependencies(text, folder)
+        dependencies = (_pom_dependencies(text) if name == "pom.xml"
+                        else _gradle_dependencies(text, folder, root))
     except (ET.ParseError, ValueError) as e:
         return [], [Skipped(display, SkipReason.MALFORMED, f"build file not read: {e}")]
     findings = _classifier_findings(dependencies, display, text, ruleset)

@@ -7,11 +7,11 @@ import logging
 import os
 from dataclasses import dataclass, field, replace
 
-from armscan.analyzers.files import open_regular
 from armscan.analyzers.source import Hit, to_finding
 from armscan.docker.checks import BaseImage, analyze
 from armscan.model import Finding, Location, Skipped, SkipReason
 from armscan.rules_engine.loader import RuleSet
+from armscan.sources.confined import open_confined
 from armscan.sources.tree import FileEntry
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def run(entries: list[FileEntry], ruleset: RuleSet, registry: object | None) -> 
         if not is_dockerfile(os.path.basename(entry.path)):
             continue
         try:
-            with open_regular(entry.path) as fh:
+            with open_confined(entry.path, entry.root) as fh:
                 text = fh.read(MAX_DOCKERFILE).decode("utf-8", "replace")
         except OSError:
             continue  # the file analysis already recorded why it could not be read

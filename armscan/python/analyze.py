@@ -120,19 +120,20 @@ class PythonAnalyzer:
                                  file_settings, options.use_pip_config)
         return Sources((), sources.find_links) if options.no_index else sources
 
-    def analyze(self, inputs: list[tuple[Path, str]]) -> PythonResult:
+    def analyze(self, inputs: list[tuple[Path, str, str]]) -> PythonResult:
+        """Requirement, project and lock files: (path, display name, the scanned tree nothing is read outside)."""
         result = PythonResult()
         seen: set[tuple[str, str, int, str]] = set()
-        locked = {path.parent for path, _ in inputs if is_lockfile(path.name)}
-        for path, display in inputs:
+        locked = {path.parent for path, _, _ in inputs if is_lockfile(path.name)}
+        for path, display, root in inputs:
             if path.name.lower() == "pyproject.toml" and path.parent in locked:
                 continue  # the lock file beside it says exactly what is installed
             if is_lockfile(path.name):
-                requirements = read_lockfile(path, display)
+                requirements = read_lockfile(path, display, root)
             elif path.name.lower() == "pyproject.toml":
-                requirements = read_pyproject(path, display)
+                requirements = read_pyproject(path, display, root)
             else:
-                requirements = read_requirements_file(path, display)
+                requirements = read_requirements_file(path, display, root=root)
             result.skipped.extend(requirements.skipped)
             if not requirements.requirements:
                 continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import posixpath
 import re
 from collections import deque
@@ -22,6 +23,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from armscan.model import Skipped, SkipReason
+from armscan.sources.confined import read_confined
 
 MAX_METADATA_FILE = 4 * 1024 * 1024
 MAX_RECORD_FILE = 16 * 1024 * 1024
@@ -105,19 +107,19 @@ def site_packages_of(display: str) -> str:
 
 
 class FolderReader:
-    """Files of a site-packages folder on disk, by path relative to it."""
+    """Files of a site-packages folder on disk, by path relative to it; nothing outside `root` (the scanned
+    tree, by default the folder itself) is read, and only regular files are."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, root: str | None = None) -> None:
         self.folder = folder
         self.parts = folder.parts
+        self.root = root if root is not None else os.path.realpath(folder)
 
     def read(self, relative: str, limit: int) -> bytes | None:
         try:
-            with (self.folder / relative).open("rb") as fh:
-                data = fh.read(limit + 1)
+            return read_confined(self.folder / relative, self.root, limit)
         except OSError:
             return None
-        return data if len(data) <= limit else None
 
 
 class MemoryReader:

@@ -18,6 +18,7 @@ from packaging.utils import canonicalize_name
 
 from armscan.model import Skipped, SkipReason
 from armscan.python.requirements import RequirementSet, TopRequirement
+from armscan.sources.confined import RefusedFile, read_confined
 
 LOCK_NAMES = frozenset({"poetry.lock", "uv.lock", "pipfile.lock", "pylock.toml"})
 MAX_SIZE = 32 * 1024 * 1024
@@ -28,15 +29,15 @@ def is_lockfile(name: str) -> bool:
     return lowered in LOCK_NAMES or (lowered.startswith("pylock.") and lowered.endswith(".toml"))
 
 
-def read_lockfile(path: Path, display: str) -> RequirementSet:
+def read_lockfile(path: Path, display: str, root: str | None = None) -> RequirementSet:
     result = RequirementSet()
     try:
-        raw = path.read_bytes()
-        if len(raw) > MAX_SIZE:
-            result.skipped.append(Skipped(display, SkipReason.TOO_LARGE, f"lock file over {MAX_SIZE} bytes"))
-            return result
+        raw = read_confined(path, root, MAX_SIZE)
         text = raw.decode("utf-8", "replace")
         data = json.loads(text) if path.name.lower() == "pipfile.lock" else tomllib.loads(text)
+    except RefusedFile as e:
+        result.skipped.append(Skipped(display, e.reason, f"lock file not read: {e.detail}"))
+        return result
     except (OSError, ValueError, tomllib.TOMLDecodeError) as e:
         result.skipped.append(Skipped(display, SkipReason.MALFORMED, f"lock file unreadable: {e}"))
         return result

@@ -16,7 +16,14 @@ from armscan.model import Artifact, Finding, PackageRecord, Skipped, SkipReason
 from armscan.python import wheelfiles
 from armscan.python.advice import record
 from armscan.python.analyze import PythonAnalyzer, PythonOptions, is_python_input
-from armscan.python.environment import Environment, InstalledDist, is_metadata_file, read_environment, site_packages_of
+from armscan.python.environment import (
+    Environment,
+    FolderReader,
+    InstalledDist,
+    is_metadata_file,
+    read_environment,
+    site_packages_of,
+)
 from armscan.python.resolve import Pin
 from armscan.python.target import PythonTarget, is_pure
 from armscan.python.verdict import Verdict
@@ -36,13 +43,14 @@ class PhaseResult:
 
 
 def environments_in(entries: list[FileEntry]) -> list[Environment]:
-    groups: dict[str, tuple[Path, list[str]]] = {}
+    groups: dict[str, tuple[FolderReader, list[str]]] = {}
     for entry in entries:
         if is_metadata_file(entry.display):
             display = site_packages_of(entry.display)
             path = Path(entry.path)
-            groups.setdefault(display, (path.parent.parent, []))[1].append(f"{path.parent.name}/{path.name}")
-    return [read_environment(folder, display, sorted(files)) for display, (folder, files) in sorted(groups.items())]
+            reader = FolderReader(path.parent.parent, entry.root)
+            groups.setdefault(display, (reader, []))[1].append(f"{path.parent.name}/{path.name}")
+    return [read_environment(reader, display, sorted(files)) for display, (reader, files) in sorted(groups.items())]
 
 
 def run(entries: list[FileEntry], ruleset: RuleSet, options: PythonOptions | None, artifacts: list[Artifact],
@@ -56,7 +64,7 @@ def run(entries: list[FileEntry], ruleset: RuleSet, options: PythonOptions | Non
     if analyzer is None:
         result.skipped.extend(skip for env in envs for skip in env.skipped)
         return result
-    inputs = [(Path(e.path), e.display) for e in entries if is_python_input(os.path.basename(e.path))
+    inputs = [(Path(e.path), e.display, e.root) for e in entries if is_python_input(os.path.basename(e.path))
               and not _inside(e.display, envs)]
     for outcome in (analyzer.analyze(inputs), analyzer.analyze_environments(envs)):
         result.findings.extend(outcome.findings)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,8 +16,10 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from armscan.model import Skipped, SkipReason
+from armscan.sources.confined import RefusedFile, inside, read_confined
 
 MAX_INCLUDE_DEPTH = 20
+MAX_SIZE = 8 * 1024 * 1024
 _COMMENT = re.compile(r"(^|\s)#.*$")
 
 
@@ -68,8 +72,10 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
 
 
 def read_requirements_file(path: Path, display: str, result: RequirementSet | None = None, *,
-                           constraint: bool = False, stack: tuple[str, ...] = ()) -> RequirementSet:
-    """Parse a pip requirements or constraints file; includes are followed, loops and errors recorded."""
+                           constraint: bool = False, stack: tuple[str, ...] = (),
+                           root: str | None = None) -> RequirementSet:
+    """Parse a pip requirements or constraints file; includes are followed inside `root` (the scanned tree),
+    loops and errors recorded."""
     result = result if result is not None else RequirementSet()
     real = os.path.realpath(path)
     if real in stack:
@@ -79,10 +85,9 @@ def read_requirements_file(path: Path, display: str, result: RequirementSet | No
         result.skipped.append(Skipped(display, SkipReason.ARCHIVE_LIMIT, "requirements includes nested too deep"))
         return result
     try:
-        text = path.read_bytes()[: 8 * 1024 * 1024].decode("utf-8", "replace")
-    except OSError as e:
-        reason = SkipReason.NOT_FOUND if isinstance(e, FileNotFoundError) else SkipReason.UNREADABLE
-        result.skipped.append(Skipped(display, reason, f"requirements file: {e.strerror or e}"))
+        text = read_confined(path, root, MAX_SIZE).decode("utf-8", "replace")
+    except RefusedFile as e:
+        result.skipped.append(Skipped(display, e.reason, f"requirements file: {e.detail}"))
         return result
     for number, raw_line in _logical_lines(text):
         line = _COMMENT.sub("", raw_line).strip()
@@ -90,14 +95,14 @@ def read_requirements_file(path: Path, display: str, result: RequirementSet | No
             continue
         where = f"{display}:{number}"
         if line.startswith("-"):
-            _option(line, path, display, where, result, constraint, (*stack, real))
+            _option(line, path, display, where, result, constraint, (*stack, real), root)
             continue
         _requirement(line, display, number, where, result, constraint)
     return result
 
 
 def _option(line: str, path: Path, display: str, where: str, result: RequirementSet, constraint: bool,
-            stack: tuple[str, ...]) -> None:
+            stack: tuple[str, ...], root: str | None) -> None:
     try:
         words = shlex.split(line)
     except ValueError:
@@ -109,15 +114,19 @@ def _option(line: str, path: Path, display: str, where: str, result: Requirement
         target = path.parent / value
         shown = os.path.normpath(os.path.join(os.path.dirname(display), value))
         read_requirements_file(target, shown, result, constraint=constraint or flag in ("-c", "--constraint"),
-                               stack=stack)
-    elif flag in ("-i", "--index-url"):
-        result.index_url = result.index_url or value
-    elif flag == "--extra-index-url":
-        result.extra_index_urls.append(value)
-    elif flag in ("-f", "--find-links"):
-        # pip takes a local path relative to the requirements file when one exists there
-        beside = path.parent / value
-        result.find_links.append(str(beside) if "://" not in value and beside.exists() else value)
+                               stack=stack, root=root)
+    elif flag in ("-i", "--index-url", "--extra-index-url", "-f", "--find-links"):
+        location = _location(value, path, root)
+        if location is None:
+            result.skipped.append(Skipped(where, SkipReason.OUTSIDE_TREE,
+                                          f"{flag} names a local folder or file: URL outside the scanned tree; "
+                                          "not read"))
+        elif flag in ("-i", "--index-url"):
+            result.index_url = result.index_url or location
+        elif flag == "--extra-index-url":
+            result.extra_index_urls.append(location)
+        else:
+            result.find_links.append(location)
     elif flag == "--no-index":
         result.no_index = True
     elif flag == "--require-hashes":
@@ -126,6 +135,22 @@ def _option(line: str, path: Path, display: str, where: str, result: Requirement
         result.skipped.append(Skipped(where, SkipReason.NOT_FOUND,
                                       f"editable requirement {value!r} is local source, not from an index"))
     # Other pip options (--no-binary, --pre, ...) do not change what armscan checks.
+
+
+def _location(value: str, path: Path, root: str | None) -> str | None:
+    """An index or find-links location named in a scanned file: remote URLs as they are, local ones (a path,
+    taken relative to the file as pip does, or a file: URL) only inside the scanned tree."""
+    if value.startswith(("http://", "https://")) or (root is None and "://" in value):
+        return value
+    if value.startswith("file:"):
+        local = Path(urllib.request.url2pathname(urllib.parse.urlsplit(value).path))
+    elif "://" in value:
+        return value
+    else:
+        local = path.parent / value
+    if root is not None and not inside(os.path.realpath(local), root):
+        return None
+    return value if value.startswith("file:") else str(local) if local.exists() else value
 
 
 def _requirement(line: str, display: str, number: int, where: str, result: RequirementSet, constraint: bool) -> None:
@@ -147,11 +172,11 @@ def _requirement(line: str, display: str, number: int, where: str, result: Requi
     result.requirements.append(TopRequirement(requirement, display, number, hashes))
 
 
-def read_pyproject(path: Path, display: str) -> RequirementSet:
+def read_pyproject(path: Path, display: str, root: str | None = None) -> RequirementSet:
     """PEP 621 [project] dependencies, or Poetry's [tool.poetry.dependencies]."""
     result = RequirementSet()
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_confined(path, root, MAX_SIZE).decode("utf-8", "replace")
         data = tomllib.loads(text)
     except (OSError, tomllib.TOMLDecodeError) as e:
         result.skipped.append(Skipped(display, SkipReason.MALFORMED, f"pyproject.toml unreadable: {e}"))

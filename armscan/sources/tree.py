@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathspec import GitIgnoreSpec
 
 from armscan.model import Skipped, SkipReason
+from armscan.sources.confined import RefusedFile, file_kind, open_confined
 
 VCS_FOLDERS = frozenset({".git", ".hg", ".svn", ".bzr", "CVS", "_darcs", ".jj", ".pijul"})
 IGNORE_FILES = (".gitignore", ".armscanignore")
@@ -21,6 +22,7 @@ class FileEntry:
     path: str
     display: str
     size: int
+    root: str  # the real folder of the scanned input it was found under: nothing it names is read outside
 
 
 def printable(path: str) -> str:
@@ -49,14 +51,16 @@ class _Ignores:
                 return bool(result.include)
         return False
 
-    def extended(self, folder: str, rel: str, skipped: list[Skipped], display: str) -> _Ignores:
+    def extended(self, folder: str, rel: str, skipped: list[Skipped], display: str, root: str) -> _Ignores:
         added = []
         for name in IGNORE_FILES:
             path = os.path.join(folder, name)
             try:
-                with open(path, encoding="utf-8", errors="replace") as fh:
-                    lines = fh.read(1024 * 1024).splitlines()
-            except FileNotFoundError:
+                with open_confined(path, root) as fh:
+                    lines = fh.read(1024 * 1024).decode("utf-8", "replace").splitlines()
+            except RefusedFile as e:
+                if e.reason is not SkipReason.NOT_FOUND:
+                    skipped.append(Skipped(_join(display, name), e.reason, f"ignore file: {e.detail}"))
                 continue
             except OSError as e:
                 skipped.append(Skipped(_join(display, name), SkipReason.UNREADABLE, f"ignore file: {e.strerror}"))
@@ -81,10 +85,10 @@ def walk(root: str, display_root: str, *, excludes: tuple[str, ...] = (), use_ig
         yield Skipped(printable(display_root), reason, e.strerror or str(e))
         return
     if stat.S_ISREG(st.st_mode):
-        yield FileEntry(root, printable(display_root), st.st_size)
+        yield FileEntry(root, printable(display_root), st.st_size, os.path.dirname(os.path.realpath(root)))
         return
     if not stat.S_ISDIR(st.st_mode):
-        yield Skipped(printable(display_root), SkipReason.SPECIAL_FILE, _kind(st.st_mode))
+        yield Skipped(printable(display_root), SkipReason.SPECIAL_FILE, file_kind(st.st_mode))
         return
     real_root = os.path.realpath(root)
     exclude_spec = _Ignores((("", GitIgnoreSpec.from_lines(excludes)),)) if excludes else None
@@ -108,7 +112,7 @@ def _walk_folder(folder: str, rel: str, display_root: str, real_root: str, ignor
             continue
         if use_ignore_files and any(e.name in IGNORE_FILES for e in entries):
             extra: list[Skipped] = []
-            ignores = ignores.extended(folder, rel, extra, printable(display_folder))
+            ignores = ignores.extended(folder, rel, extra, printable(display_folder), real_root)
             yield from extra
         subfolders = []
         for entry in entries:
@@ -141,9 +145,9 @@ def _walk_folder(folder: str, rel: str, display_root: str, real_root: str, ignor
                 yield Skipped(display, SkipReason.UNREADABLE, e.strerror or str(e))
                 continue
             if not stat.S_ISREG(st.st_mode):
-                yield Skipped(display, SkipReason.SPECIAL_FILE, _kind(st.st_mode))
+                yield Skipped(display, SkipReason.SPECIAL_FILE, file_kind(st.st_mode))
                 continue
-            yield FileEntry(entry.path, display, st.st_size)
+            yield FileEntry(entry.path, display, st.st_size, real_root)
         stack.extend(reversed(subfolders))
 
 
@@ -162,15 +166,3 @@ def _symlink(path: str, real_root: str, display: str) -> Skipped | None:
         return None
     return Skipped(display, SkipReason.SYMLINK_OUTSIDE,
                    "symlink to a path outside the scanned tree; not followed (scan that path directly)")
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "named pipe (FIFO)"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    if stat.S_ISCHR(mode):
-        return "character device"
-    if stat.S_ISBLK(mode):
-        return "block device"
-    return f"special file (mode {stat.filemode(mode)})"
