@@ -115,14 +115,14 @@ def _regex_check(source: SourceFile, rule: Rule) -> Iterator[Hit]:
         yield source.hit_at(start, end, state)
 
 
-def _regex_matches(source: SourceFile, rule: Rule) -> Iterator[tuple[int, int, PortStatus]]:
-    """Where a regex rule matches (at most once a line), before any hit is made: past the cap, only counted."""
+def _regex_matches(source: SourceFile, rule: Rule, cap: int | None = None, more: _Unlisted | None = None,
+                   ) -> Iterator[tuple[int, int, PortStatus]]:
+    """Where a regex rule matches (at most once a line), before any hit is made. Past `cap` matches, the rest
+    are only counted into `more`: this loop can run millions of times, so it calls as little as it can."""
     text = source.text
     if rule.context == "dockerfile":
         text = _join_continuations(text)
     language = rule.language_of(source.name)
-    code = language in _CODE
-    c_comments = language in _C_COMMENTS_ONLY
     hash_style = language in _HASH_STYLE
     file_state = None
     if rule.ported_if_file is not None and rule.ported_if_file.search(source.text):
@@ -130,31 +130,48 @@ def _regex_matches(source: SourceFile, rule: Rule) -> Iterator[tuple[int, int, P
     elif rule.fallback_if_file is not None and rule.fallback_if_file.search(source.text):
         file_state = PortStatus.FALLBACK
     seen: set[int] = set()
-    line_of = source.lines.line_of
-    skip = source.in_c_comment_or_string if code else source.in_c_comment if c_comments else None
+    line_starts = source.lines.starts
+    spans = source._c_spans[1] if language in _CODE else source._c_spans[0] if language in _C_COMMENTS_ONLY else None
+    span_starts, span_ends = (spans.starts, spans.ends) if spans is not None else ([], [])
+    state_of = None  # per line, only where #if blocks can make the state differ from line to line
+    if file_state is None:
+        file_state = _file_context_state(source, rule)
+        if file_state is None:
+            state_of = source.conditionals.state_of
+    unless_line = rule.unless_line
+    listed = 0
     for pattern in rule.patterns:
         for match in pattern.finditer(text):
-            start = match.start(1) if match.lastindex else match.start()
-            end = match.end(1) if match.lastindex else match.end()
-            line = line_of(start)
-            if line in seen or (skip is not None and skip(match.start())):
+            begin = match.start()
+            start = match.start(1) if match.lastindex else begin
+            line = bisect.bisect_right(line_starts, start)
+            if line in seen:
                 continue
+            at = bisect.bisect_right(span_starts, begin) - 1
+            if at >= 0 and begin < span_ends[at]:
+                continue  # in a comment (or string literal) where the language has them
             if hash_style:
                 line_text = source.lines.line_text(line)
                 if _HASH_COMMENT.match(line_text) and not line_text.lstrip().startswith("#include"):
                     continue
-            if rule.unless_line is not None and rule.unless_line.search(text[match.start() : match.end()]):
+            if unless_line is not None and unless_line.search(text[begin : match.end()]):
                 continue
             seen.add(line)
-            yield start, end, file_state or _context_state(source, rule, line)
+            state = state_of(line) if state_of is not None else file_state or PortStatus.UNPORTED
+            if more is None or cap is None or listed < cap:
+                listed += 1
+                yield start, match.end(1) if match.lastindex else match.end(), state
+            else:
+                more.add(line, state, source)
 
 
-def _context_state(source: SourceFile, rule: Rule, line: int) -> PortStatus:
+def _file_context_state(source: SourceFile, rule: Rule) -> PortStatus | None:
+    """The port state of every match of the rule in this file, or None when it is decided line by line."""
     if rule.context != "c-preprocessor":
         return PortStatus.UNPORTED
     if source.has_counterpart:
         return PortStatus.PORTED
-    return source.conditionals.state_of(line)
+    return None if source.conditionals.branches else PortStatus.UNPORTED
 
 
 def _join_continuations(text: str) -> str:
@@ -218,13 +235,11 @@ def analyze_text(source: SourceFile, rules: tuple[Rule, ...], cap: int | None = 
         elif rule.unless_file is not None and rule.unless_file.search(source.text):
             continue
         if rule.check == "regex":  # the common case, and the one that can match millions of times
-            for count, (start, end, state) in enumerate(_regex_matches(source, rule)):
-                if cap is None or count < cap:
-                    findings.append(to_finding(rule, source.hit_at(start, end, state), source.display))
-                    continue
-                if rule.id not in unlisted:
-                    unlisted[rule.id] = _Unlisted(rule, cap)
-                unlisted[rule.id].add(source.lines.line_of(start), state, source)
+            more = _Unlisted(rule, cap) if cap is not None else None
+            for start, end, state in _regex_matches(source, rule, cap, more):
+                findings.append(to_finding(rule, source.hit_at(start, end, state), source.display))
+            if more is not None and more.count:
+                unlisted[rule.id] = more
             continue
         for hit in _CHECKS[rule.check](source, rule):
             target = variants.get((rule.check, hit.variant)) if hit.variant is not None else rule
@@ -251,7 +266,7 @@ class _Unlisted:
         self.suppressed = 0
         self.first_line = 0
         self.worst: PortStatus | None = None
-        self._rank = {state: _judge(rule, state)[0].rank for state in PortStatus}
+        self._rank: dict[PortStatus, int] = {}
 
     def add(self, line: int, state: PortStatus, source: SourceFile) -> None:
         self.count += 1
@@ -259,6 +274,8 @@ class _Unlisted:
         if source.has_inline_marks and _inline_reason(source, line, self.rule.id) is not None:
             self.suppressed += 1  # as the gate would mark it, had it been listed
             return
+        if not self._rank:
+            self._rank.update((s, _judge(self.rule, s)[0].rank) for s in PortStatus)
         if self.worst is None or self._rank[state] > self._rank[self.worst]:
             self.worst = state
 
