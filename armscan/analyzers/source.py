@@ -133,11 +133,8 @@ def _regex_matches(source: SourceFile, rule: Rule, cap: int | None = None, more:
     line_starts = source.lines.starts
     spans = source._c_spans[1] if language in _CODE else source._c_spans[0] if language in _C_COMMENTS_ONLY else None
     span_starts, span_ends = (spans.starts, spans.ends) if spans is not None else ([], [])
-    state_of = None  # per line, only where #if blocks can make the state differ from line to line
-    if file_state is None:
-        file_state = _file_context_state(source, rule)
-        if file_state is None:
-            state_of = source.conditionals.state_of
+    state_of: Callable[[int], PortStatus] | None = None  # per line, where #if blocks can make lines differ
+    judged = file_state is not None
     unless_line = rule.unless_line
     listed = 0
     for pattern in rule.patterns:
@@ -157,6 +154,10 @@ def _regex_matches(source: SourceFile, rule: Rule, cap: int | None = None, more:
             if unless_line is not None and unless_line.search(text[begin : match.end()]):
                 continue
             seen.add(line)
+            if not judged:  # on the first match: most files have none, and #if structure costs a pass
+                judged = True
+                file_state = _file_context_state(source, rule)
+                state_of = source.conditionals.state_of if file_state is None else None
             state = state_of(line) if state_of is not None else file_state or PortStatus.UNPORTED
             if more is None or cap is None or listed < cap:
                 listed += 1
