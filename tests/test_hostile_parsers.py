@@ -101,6 +101,14 @@ def test_code_after_an_unclosed_string_on_the_next_line_is_code(tmp_path: Path) 
     assert [line for line, _, _ in _rule_findings(scan(tmp_path, display=""))] == [2, 3]
 
 
+def test_inline_asm_after_unclosed_statements(tmp_path: Path) -> None:
+    msvc = "__asm mov eax, 1 __asm int3\n" + "__asm a " * 3 + "\n"  # two statements on a line: one hit
+    (tmp_path / "a.c").write_text("asm(\n" * 5000 + "int x;\n" * 5000 + 'asm volatile("cpuid" ::: "memory");\n' + msvc)
+    found = [(f.location.line, f.message.split("(")[1].split(")")[0]) for f in scan(tmp_path, display="").findings
+             if f.rule_id == "ARM-C-INLINE-ASM"]
+    assert found == [(10_001, "cpuid"), (10_002, "eax")]
+
+
 def test_conditionals_nested_deeply_and_many() -> None:
     text = "#ifdef __SSE2__\n" * 3000 + CALL + "#endif\n" * 3000 + CALL + ("#if defined(__AVX2__)\n#else\n#endif\n")
     lines = LineIndex(text)

@@ -28,20 +28,18 @@ X86_ASM_BODY = re.compile(
 _BODY_LIMIT = 4000
 
 
-def _body_after(text: str, open_at: int, opener: str) -> str:
-    """The text of an asm statement from its opening bracket to the matching close."""
-    closer = ")" if opener == "(" else "}"
+_BRACKETS = {"(": re.compile(r"[()]"), "{": re.compile(r"[{}]")}
+
+
+def _body_end(text: str, open_at: int, opener: str) -> int:
+    """Where the asm statement opened at `open_at` closes (its matching bracket), or where its window ends."""
     depth = 0
     end = min(len(text), open_at + _BODY_LIMIT)
-    for i in range(open_at, end):
-        ch = text[i]
-        if ch == opener:
-            depth += 1
-        elif ch == closer:
-            depth -= 1
-            if depth == 0:
-                return text[open_at + 1 : i]
-    return text[open_at + 1 : end]
+    for bracket in _BRACKETS[opener].finditer(text, open_at, end):
+        depth += 1 if bracket.group() == opener else -1
+        if depth == 0:
+            return bracket.start()
+    return end
 
 
 def _statement_start(text: str, word: re.Match[str]) -> int | None:
@@ -61,19 +59,22 @@ def inline_asm(source: SourceFile, rule: Rule) -> Iterator[Hit]:
     if "asm" not in text:
         return
     seen: set[int] = set()
+    examined_to = 0  # an asm word inside the body of one already examined is not another statement
     for word in _ASM_WORD.finditer(text):
         start = _statement_start(text, word)
-        if start is None or source.in_c_comment(start):
+        if start is None or start < examined_to or source.in_c_comment(start):
             continue
         match = _ASM_TAIL.match(text, word.end())
         if match is None:
             continue
         opener = match.group(1)
         if opener:
-            body = _body_after(text, match.start(1), opener)
+            examined_to = _body_end(text, match.start(1), opener)
+            body = text[match.start(1) + 1 : examined_to]
         elif text[start:word.end()] == "__asm":  # MSVC single-line form: __asm mov eax, 1
-            line_end = text.find("\n", match.end())
-            body = text[match.end() : line_end if line_end >= 0 else len(text)]
+            line_end = text.find("\n", match.end(), match.end() + _BODY_LIMIT)
+            examined_to = line_end if line_end >= 0 else min(len(text), match.end() + _BODY_LIMIT)
+            body = text[match.end() : examined_to]
         else:
             continue
         found = X86_ASM_BODY.search(body)
