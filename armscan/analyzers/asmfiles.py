@@ -15,8 +15,9 @@ if TYPE_CHECKING:
     from armscan.analyzers.source import Hit, SourceFile
     from armscan.rules_engine.loader import Rule
 
-_GO_ASM = re.compile(r"^\s*TEXT\s+(?:·|\\u00b7|\S*·)|#include\s+\"textflag\.h\"", re.MULTILINE)
-_NASM = re.compile(r"^\s*(?:bits\s+(?:16|32|64)|default\s+rel|section\s+\.text|%define\s|%macro\s|cpu\s+x64)\b",
+# Leading blanks are [ \t]*, not \s*: \s would run on over every empty line below, at every line start.
+_GO_ASM = re.compile(r"^[ \t]*TEXT\s+(?:·|\\u00b7|\S*·)|#include\s+\"textflag\.h\"", re.MULTILINE)
+_NASM = re.compile(r"^[ \t]*(?:bits\s+(?:16|32|64)|default\s+rel|section\s+\.text|%define\s|%macro\s|cpu\s+x64)\b",
                    re.IGNORECASE | re.MULTILINE)
 _COMMENT = re.compile(r"^\s*(?:;|#(?!\s*(?:if|ifdef|ifndef|elif|else|endif|include|define)\b)|//|@)")
 _MIN_EVIDENCE = 2

@@ -118,7 +118,7 @@ def _typed(entries: list[Entry]) -> list[Entry]:
     return entries
 
 
-_NAME_LINE = re.compile(r'^\s*(?:name\s*=\s*)?"([^"\n]+)"', re.MULTILINE)
+_NAME_LINE = re.compile(r'^[ \t]*(?:name[ \t]*=[ \t]*)?"([^"\n]+)"', re.MULTILINE)
 
 
 def _name_lines(text: str) -> dict[str, int]:
