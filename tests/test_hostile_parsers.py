@@ -166,6 +166,16 @@ def test_pnpm_lock_in_any_yaml_layout(layout: dict[str, object]) -> None:
     assert all(p.line > 0 for p in lock.packages)
 
 
+def test_pom_properties_that_multiply_are_not_resolved() -> None:
+    from armscan.analyzers.java import _pom_dependencies
+
+    pom = ("<project><properties><v>1.5</v><a>" + "x" * 100 + "</a><b>" + "${a}" * 50 + "</b></properties>"
+           "<dependencies><dependency><groupId>g</groupId><artifactId>ok</artifactId><version>${v}</version>"
+           "</dependency><dependency><groupId>g</groupId><artifactId>bomb</artifactId><version>" + "${b}" * 50
+           + "</version></dependency></dependencies></project>")
+    assert _pom_dependencies(pom) == [("g", "ok", "1.5", ""), ("g", "bomb", None, "")]
+
+
 def test_a_build_file_over_the_text_limit_is_skipped(tmp_path: Path) -> None:
     with open(tmp_path / "pom.xml", "wb") as fh:
         fh.write(b"<project>")

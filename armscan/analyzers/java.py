@@ -21,6 +21,7 @@ from armscan.sources.confined import read_confined
 
 BUILD_FILES = ("pom.xml", "build.gradle", "build.gradle.kts")
 _PROPERTY = re.compile(r"\$\{([\w.-]+)\}")
+_MAX_RESOLVED = 4096  # a coordinate or version resolved from properties; longer is no coordinate
 _GRADLE_COORDINATE = re.compile(r"""["']([\w.-]+):([\w.-]+):([^"'@:\s]+)(?::([\w.-]+))?["']""")
 _X86_CLASSIFIER = re.compile(r"(?:linux|osx|windows)[-_](?:x86[-_]64|amd64)")
 # A name starts only where no word character precedes it (`def x`, `ext.x`: the `ext.` is dropped later), so no
@@ -64,8 +65,10 @@ def _pom_dependencies(text: str) -> list[tuple[str, str, str | None, str]]:
         for _ in range(5):
             if value is None or "${" not in value:
                 break
+            if len(value) > _MAX_RESOLVED:  # properties that nest copies of each other grow a thousandfold a round
+                return None
             value = _PROPERTY.sub(lambda m: properties.get(m.group(1), m.group(0)), value)
-        return value
+        return value if value is None or len(value) <= _MAX_RESOLVED else None
 
     found: list[tuple[str, str, str | None, str]] = []
     managed: dict[tuple[str, str], str | None] = {}
