@@ -26,6 +26,7 @@ from armscan.model import ScanResult, Severity
 from armscan.python.analyze import PythonOptions
 from armscan.python.http import redact
 from armscan.reporters import json_report, terminal
+from armscan.reporters.escape import terminal as terminal_text
 from armscan.rules_engine.loader import RuleError, RuleSet, load_rules
 from armscan.scan import ScanOptions, scan_paths
 from armscan.targets import Targets
@@ -39,7 +40,7 @@ class UsageError(Exception):
 
 def print_error(console: Console, message: str) -> None:
     """One line, however long: CI logs and scripts read errors by line."""
-    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(terminal_text(message))}", highlight=False, soft_wrap=True)
 
 
 def print_version(value: bool) -> None:
@@ -49,9 +50,19 @@ def print_version(value: bool) -> None:
 
 
 
+class _PrintableRecords(logging.Filter):
+    """Log messages quote scanned names: made printable like every other line armscan writes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = terminal_text(record.getMessage()), None
+        return True
+
+
 def setup_logging(verbose: int, console: Console) -> None:
     logger = logging.getLogger("armscan")
-    logger.handlers[:] = [RichHandler(console=console, show_path=False)]
+    handler = RichHandler(console=console, show_path=False, markup=False)
+    handler.addFilter(_PrintableRecords())
+    logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
     logger.propagate = False
 
