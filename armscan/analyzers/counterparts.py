@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
+from armscan.sources.confined import open_confined
+
 _SPLIT = re.compile(r"[^a-z0-9]+")
 _X86_TOKEN = re.compile(r"x8664|x86|x64|amd64|i[3-6]86|ia32|intel|sse\d*|ssse3|avx\w*|mmx|x86asm|nasm|yasm")
 _ARM_TOKEN = re.compile(r"aarch64|arm64|armv\d\w*|arm|neon|sve\d?|asimd|arm32|thumb\d?")
@@ -104,8 +106,9 @@ class Siblings:
         return tuple(result)
 
     def read_head(self, name: str, size: int = 4096) -> str:
+        """The start of a regular file in this folder (never a FIFO, nor through a link out of the folder)."""
         try:
-            with open(os.path.join(self.directory, name), "rb") as fh:
+            with open_confined(os.path.join(self.directory, name), os.path.realpath(self.directory)) as fh:
                 return fh.read(size).decode("utf-8", "replace")
         except OSError:
             return ""
