@@ -77,6 +77,8 @@ def _read(path: Path, root: str | None = None) -> Any:
         raise ConfigError(f"{path}: unreadable: {e}") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    except RecursionError as e:  # tomllib recurses once a nested array or table
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from e
 
 
 def load(explicit: Path | None, folders: list[Path]) -> Config:

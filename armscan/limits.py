@@ -15,6 +15,7 @@ class Limits:
     max_archive_members: int = 100_000
     max_compression_ratio: int = 200
     max_archive_depth: int = 4
+    max_findings_per_rule: int = 100  # in one file; the rest are counted in one finding that says how many
 
 
 ARCHIVE_SUFFIXES = (".whl", ".jar", ".war", ".ear", ".zip", ".egg", ".aar", ".apk", ".nupkg")

@@ -74,15 +74,16 @@ def analyze_stream(
         scan_zip(fh, display, ruleset, limits, out, depth=depth)
         return
     if name in java.BUILD_FILES:
-        if size <= limits.max_text_size:
-            rest = fh.read(limits.max_text_size - len(head) + 1)
-            out.bytes_read += len(rest)
-            text = (head + rest).decode("utf-8", "replace")
-            found, skipped = java.analyze(name, display, text, Path(fs_path).parent if fs_path else None, ruleset,
-                                         root=fs_root)
-            out.findings.extend(found)
-            out.skipped.extend(skipped)
-            out.source_scanned = True
+        if size > limits.max_text_size:
+            out.skip(display, SkipReason.TOO_LARGE, f"{size} bytes is over the {limits.max_text_size}-byte limit")
+            return
+        rest = fh.read(limits.max_text_size - len(head) + 1)
+        out.bytes_read += len(rest)
+        folder = Path(fs_path).parent if fs_path else None
+        found, skipped = java.analyze(name, display, decode_text(head + rest), folder, ruleset, root=fs_root)
+        out.findings.extend(found)
+        out.skipped.extend(skipped)
+        out.source_scanned = True
         return
     if name in LOCK_NAMES or (name == "package.json" and _project_manifest(display, fs_path, fs_root)):
         if size > limits.max_text_size:
@@ -90,8 +91,9 @@ def analyze_stream(
             return
         rest = fh.read(limits.max_text_size - len(head) + 1)
         out.bytes_read += len(rest)
-        _analyze_node(name, display, (head + rest).decode("utf-8", "replace"), ruleset, out)
+        _analyze_node(name, display, decode_text(head + rest), ruleset, out)
         return
+    name = ruleset.name_for_rules(name)
     rules = ruleset.for_file(name)
     if not rules:
         return
@@ -99,14 +101,32 @@ def analyze_stream(
         out.skip(display, SkipReason.TOO_LARGE,
                  f"{size} bytes is over the {limits.max_text_size}-byte limit for source rules")
         return
-    if b"\0" in head:
-        return  # binary data under a source file name
     rest = fh.read(limits.max_text_size - len(head) + 1)
     out.bytes_read += len(rest)
-    text = (head + rest).decode("utf-8", "replace")
+    text = decode_text(head + rest)
     source = SourceFile(fs_path or display, display, name, text, Siblings(fs_path or ""))
-    out.findings.extend(analyze_text(source, rules))
+    out.findings.extend(analyze_text(source, rules, limits.max_findings_per_rule))
     out.source_scanned = True
+
+
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xef\xbb\xbf", "utf-8-sig"),
+         (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
+def decode_text(data: bytes) -> str:
+    """A text file's content: UTF-8 unless a byte-order mark, or NUL bytes in every other place, say UTF-16 or
+    UTF-32. A stray NUL is kept as a character (compilers ignore it), so that it hides nothing after it."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom):].decode(encoding.removesuffix("-sig"), "replace")
+    sample = data[:4096]
+    if b"\0" in sample and len(sample) >= 4:
+        even, odd = sample[0::2], sample[1::2]
+        if odd.count(0) >= 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+            return data.decode("utf-16-le", "replace")
+        if even.count(0) >= 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+            return data.decode("utf-16-be", "replace")
+    return data.decode("utf-8", "replace")
 
 
 def _project_manifest(display: str, fs_path: str | None, fs_root: str | None) -> bool:

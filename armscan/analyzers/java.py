@@ -23,7 +23,9 @@ BUILD_FILES = ("pom.xml", "build.gradle", "build.gradle.kts")
 _PROPERTY = re.compile(r"\$\{([\w.-]+)\}")
 _GRADLE_COORDINATE = re.compile(r"""["']([\w.-]+):([\w.-]+):([^"'@:\s]+)(?::([\w.-]+))?["']""")
 _X86_CLASSIFIER = re.compile(r"(?:linux|osx|windows)[-_](?:x86[-_]64|amd64)")
-_GRADLE_VARIABLE = re.compile(r"""(?:def|val|var|ext\.)?\s*([A-Za-z_][\w.]*)\s*=\s*["']([^"'$]+)["']""")
+# A name starts only where no word character precedes it (`def x`, `ext.x`: the `ext.` is dropped later), so no
+# attempt starts inside a long word and rescans it.
+_GRADLE_VARIABLE = re.compile(r"""(?<![\w.])([A-Za-z_][\w.]*)\s*=\s*["']([^"'$]+)["']""")
 
 
 @lru_cache(maxsize=1)

@@ -226,49 +226,109 @@ def _pnpm_key(key: str) -> tuple[str, str | None]:
 _YAML_KEY = re.compile(r"""^(?:'(?P<single>[^']*)'|"(?P<double>[^"]*)"|(?P<plain>.*?)):(?:\s|$)""")
 
 
-def _yaml_key(body: str) -> str | None:
+def _yaml_entry(body: str) -> tuple[str, str] | None:
+    """The key of a `key: value` line, and its value with any comment dropped."""
     match = _YAML_KEY.match(body)
     if match is None:
         return None
-    return next(g for g in (match.group("single"), match.group("double"), match.group("plain")) if g is not None)
+    key = next(g for g in (match.group("single"), match.group("double"), match.group("plain")) if g is not None)
+    return key, body[match.end():].split(" #", 1)[0].strip()
+
+
+_PNPM_SECTIONS = frozenset({"packages", "snapshots", "importers", *_DEPENDENCY_FIELDS})
+_FLOW_OR_NODE = ("{", "[", "-", "?", "&", "*", "!", "|", ">", "%")
 
 
 def _pnpm(text: str) -> Lock:
     """pnpm writes its lock in one fixed block layout (two spaces a level), read here line by line: a YAML
-    parser takes ten times as long on a large lock."""
+    parser takes ten times as long on a large lock. The same data in any other valid YAML layout (flow style,
+    other indentation, JSON) is read by a YAML parser."""
+    lock = _pnpm_lines(text)
+    return lock if lock is not None else _pnpm_yaml(text)
+
+
+def _pnpm_lines(text: str) -> Lock | None:
+    """The lock read line by line, or None when its layout is not the one pnpm writes."""
     if not re.search(r"^lockfileVersion:", text, re.MULTILINE):
-        raise LockError("no lockfileVersion: not a pnpm lock file")
+        return None
     found: dict[tuple[str, str | None], tuple[int, list[str]]] = {}
     roots: list[str] = []
     section: str | None = None
     current: tuple[str, str | None] | None = None
     sub: str | None = None
+    previous = 0
     for number, raw in enumerate(text.splitlines(), start=1):
         body = raw.strip()
-        if not body or body.startswith("#"):
+        if not body or body.startswith("#") or body == "---":
             continue
         indent = len(raw) - len(raw.lstrip(" "))
-        key = _yaml_key(body)
-        if key is None:
-            continue
+        entry = _yaml_entry(body)
+        if entry is None or body.startswith(_FLOW_OR_NODE) or indent % 2 or indent > previous + 2 or "\t" in raw:
+            return None
+        key, value = entry
+        if value.startswith(("&", "*", "!")):
+            return None  # anchors, aliases and tags: only a YAML parser knows what they stand for
+        previous = indent
         if indent == 0:
             section, current, sub = key, None, None
+            if key in _PNPM_SECTIONS and value not in ("", "{}"):
+                return None  # a section written as a flow mapping
         elif section in ("packages", "snapshots"):
             if indent == 2:
+                if value not in ("", "{}"):
+                    return None
                 current, sub = _pnpm_key(key), None
                 if section == "packages":
                     found.setdefault(current, (number, []))
             elif indent == 4:
                 sub = key
+                if sub in _DEPENDENCY_FIELDS and value not in ("", "{}"):
+                    return None
             elif indent == 6 and sub in ("dependencies", "optionalDependencies") and current in found:
                 found[current][1].append(key)
         elif section == "importers":  # v6 and later: one block a workspace project
             if indent == 4:
                 sub = key
+                if sub in _DEPENDENCY_FIELDS and value not in ("", "{}"):
+                    return None
             elif indent == 6 and sub in _DEPENDENCY_FIELDS:
                 roots.append(key)
         elif section in _DEPENDENCY_FIELDS and indent == 2:  # v5 and v6 without workspaces
             roots.append(key)
+    packages = tuple(LockedPackage(name, version, line, tuple(dict.fromkeys(requires)))
+                     for (name, version), (line, requires) in found.items())
+    return Lock(packages, tuple(dict.fromkeys(roots)))
+
+
+def _pnpm_yaml(text: str) -> Lock:
+    import yaml
+
+    from armscan.resources import load_yaml
+
+    try:
+        data = load_yaml(text)
+    except RecursionError as e:
+        raise LockError("not a lock file: YAML nested too deeply") from e
+    except yaml.YAMLError as e:
+        raise LockError(f"not YAML: {' '.join(str(e).split())[:200]}") from e
+    if not isinstance(data, dict) or "lockfileVersion" not in data:
+        raise LockError("no lockfileVersion: not a pnpm lock file")
+    lines = _Lines(text)
+    found: dict[tuple[str, str | None], tuple[int, list[str]]] = {}
+    for section in ("packages", "snapshots"):
+        entries = data.get(section)
+        for key, entry in entries.items() if isinstance(entries, dict) else ():
+            name_version = _pnpm_key(str(key))
+            if section == "packages":
+                found.setdefault(name_version, (lines.of(str(key)) or 1, []))
+            if name_version in found and isinstance(entry, dict):
+                found[name_version][1].extend(_requires(entry, "dependencies", "optionalDependencies"))
+    roots: list[str] = []
+    importers = data.get("importers")
+    projects = list(importers.values()) if isinstance(importers, dict) else [data]
+    for project in projects:
+        if isinstance(project, dict):
+            roots.extend(_requires(project, *_DEPENDENCY_FIELDS))
     packages = tuple(LockedPackage(name, version, line, tuple(dict.fromkeys(requires)))
                      for (name, version), (line, requires) in found.items())
     return Lock(packages, tuple(dict.fromkeys(roots)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 import re
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -15,7 +14,10 @@ from armscan.analyzers.text import LineIndex, snippet
 from armscan.model import Confidence, Finding, Location, PortStatus, Severity
 from armscan.rules_engine.loader import Rule
 
-_C_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", re.DOTALL)
+# Linear on any input: an unterminated comment runs to the end of the file and an unterminated string to the end
+# of its line (as a compiler reads them), and a character literal is short (a Rust lifetime is no literal), so
+# no failed attempt scans far.
+_C_COMMENTS = re.compile(r"//[^\n]*|/\*(?:.*?\*/|.*)|\"(?:\\.|[^\"\\\n])*\"?|'(?:\\.|[^'\\\n]){0,16}'", re.DOTALL)
 _HASH_COMMENT = re.compile(r"^\s*#")
 # Where a match is not code: comments and string literals of source, comments of build scripts
 # (whose flags sit in strings), whole-line # comments of make-like files.
@@ -57,22 +59,28 @@ class SourceFile:
         return Conditionals(self.text, self.lines)
 
     @cached_property
+    def has_inline_marks(self) -> bool:
+        return "armscan:" in self.text
+
+    @cached_property
     def has_counterpart(self) -> bool:
         return has_arm_counterpart(self.name, self.siblings)
 
     @cached_property
-    def _c_spans(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        comments: list[tuple[int, int]] = []
-        literals: list[tuple[int, int]] = []
+    def _c_spans(self) -> tuple[_Spans, _Spans]:
+        comments = _Spans()
+        everything = _Spans()
         for m in _C_COMMENTS.finditer(self.text):
-            (comments if m.group().startswith("/") else literals).append((m.start(), m.end()))
-        return comments, sorted(comments + literals)
+            if self.text.startswith("/", m.start()):
+                comments.add(m.start(), m.end())
+            everything.add(m.start(), m.end())
+        return comments, everything
 
     def in_c_comment(self, offset: int) -> bool:
-        return _inside(self._c_spans[0], offset)
+        return self._c_spans[0].holds(offset)
 
     def in_c_comment_or_string(self, offset: int) -> bool:
-        return _inside(self._c_spans[1], offset)
+        return self._c_spans[1].holds(offset)
 
     def hit_at(self, start: int, end: int, state: PortStatus = PortStatus.UNPORTED, **kw: str | None) -> Hit:
         line = self.lines.line_of(start)
@@ -83,21 +91,38 @@ class SourceFile:
         return Hit(line, start - line_start + 1, end_col, snippet(text), snippet(match, 120), state, **kw)
 
 
-def _inside(spans: list[tuple[int, int]], offset: int) -> bool:
-    i = bisect.bisect_right(spans, (offset, sys.maxsize)) - 1
-    return i >= 0 and spans[i][0] <= offset < spans[i][1]
+class _Spans:
+    """Non-overlapping spans of a text, added in order."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def add(self, start: int, end: int) -> None:
+        self.starts.append(start)
+        self.ends.append(end)
+
+    def holds(self, offset: int) -> bool:
+        i = bisect.bisect_right(self.starts, offset) - 1
+        return i >= 0 and offset < self.ends[i]
 
 
 Check = Callable[[SourceFile, Rule], Iterator[Hit]]
 
 
 def _regex_check(source: SourceFile, rule: Rule) -> Iterator[Hit]:
+    for start, end, state in _regex_matches(source, rule):
+        yield source.hit_at(start, end, state)
+
+
+def _regex_matches(source: SourceFile, rule: Rule, cap: int | None = None, more: _Unlisted | None = None,
+                   ) -> Iterator[tuple[int, int, PortStatus]]:
+    """Where a regex rule matches (at most once a line), before any hit is made. Past `cap` matches, the rest
+    are only counted into `more`: this loop can run millions of times, so it calls as little as it can."""
     text = source.text
     if rule.context == "dockerfile":
         text = _join_continuations(text)
     language = rule.language_of(source.name)
-    code = language in _CODE
-    c_comments = language in _C_COMMENTS_ONLY
     hash_style = language in _HASH_STYLE
     file_state = None
     if rule.ported_if_file is not None and rule.ported_if_file.search(source.text):
@@ -105,33 +130,49 @@ def _regex_check(source: SourceFile, rule: Rule) -> Iterator[Hit]:
     elif rule.fallback_if_file is not None and rule.fallback_if_file.search(source.text):
         file_state = PortStatus.FALLBACK
     seen: set[int] = set()
+    line_starts = source.lines.starts
+    spans = source._c_spans[1] if language in _CODE else source._c_spans[0] if language in _C_COMMENTS_ONLY else None
+    span_starts, span_ends = (spans.starts, spans.ends) if spans is not None else ([], [])
+    state_of: Callable[[int], PortStatus] | None = None  # per line, where #if blocks can make lines differ
+    judged = file_state is not None
+    unless_line = rule.unless_line
+    listed = 0
     for pattern in rule.patterns:
         for match in pattern.finditer(text):
-            start = match.start(1) if match.lastindex else match.start()
-            end = match.end(1) if match.lastindex else match.end()
-            if code and source.in_c_comment_or_string(match.start()):
-                continue
-            if c_comments and source.in_c_comment(match.start()):
-                continue
-            line = source.lines.line_of(start)
+            begin = match.start()
+            start = match.start(1) if match.lastindex else begin
+            line = bisect.bisect_right(line_starts, start)
             if line in seen:
                 continue
-            line_text = source.lines.line_text(line)
-            if hash_style and _HASH_COMMENT.match(line_text) and not line_text.lstrip().startswith("#include"):
-                continue
-            if rule.unless_line is not None and rule.unless_line.search(text[match.start() : match.end()]):
+            at = bisect.bisect_right(span_starts, begin) - 1
+            if at >= 0 and begin < span_ends[at]:
+                continue  # in a comment (or string literal) where the language has them
+            if hash_style:
+                line_text = source.lines.line_text(line)
+                if _HASH_COMMENT.match(line_text) and not line_text.lstrip().startswith("#include"):
+                    continue
+            if unless_line is not None and unless_line.search(text[begin : match.end()]):
                 continue
             seen.add(line)
-            state = file_state or _context_state(source, rule, line)
-            yield source.hit_at(start, end, state)
+            if not judged:  # on the first match: most files have none, and #if structure costs a pass
+                judged = True
+                file_state = _file_context_state(source, rule)
+                state_of = source.conditionals.state_of if file_state is None else None
+            state = state_of(line) if state_of is not None else file_state or PortStatus.UNPORTED
+            if more is None or cap is None or listed < cap:
+                listed += 1
+                yield start, match.end(1) if match.lastindex else match.end(), state
+            else:
+                more.add(line, state, source)
 
 
-def _context_state(source: SourceFile, rule: Rule, line: int) -> PortStatus:
+def _file_context_state(source: SourceFile, rule: Rule) -> PortStatus | None:
+    """The port state of every match of the rule in this file, or None when it is decided line by line."""
     if rule.context != "c-preprocessor":
         return PortStatus.UNPORTED
     if source.has_counterpart:
         return PortStatus.PORTED
-    return source.conditionals.state_of(line)
+    return None if source.conditionals.branches else PortStatus.UNPORTED
 
 
 def _join_continuations(text: str) -> str:
@@ -173,17 +214,20 @@ def _checks() -> dict[str, Check]:
 _CHECKS: dict[str, Check] = {}
 
 
-def analyze_text(source: SourceFile, rules: tuple[Rule, ...]) -> list[Finding]:
+def analyze_text(source: SourceFile, rules: tuple[Rule, ...], cap: int | None = None) -> list[Finding]:
     """Findings of every rule in `rules` on one file.
 
     A built-in check with variants runs once per file; each hit names its variant, and the rule of
-    that variant (when it is among `rules`) reports it.
+    that variant (when it is among `rules`) reports it. Past `cap` findings of one rule, the rest are
+    counted into one finding of that rule that says how many were not listed.
     """
     if not _CHECKS:
         _CHECKS.update(_checks())
     findings: list[Finding] = []
     variants = {(r.check, r.variant): r for r in rules if r.variant is not None}
     ran: set[str] = set()
+    listed: dict[str, int] = {}
+    unlisted: dict[str, _Unlisted] = {}
     for rule in rules:
         if rule.variant is not None:
             if rule.check in ran:
@@ -191,34 +235,101 @@ def analyze_text(source: SourceFile, rules: tuple[Rule, ...]) -> list[Finding]:
             ran.add(rule.check)
         elif rule.unless_file is not None and rule.unless_file.search(source.text):
             continue
+        if rule.check == "regex":  # the common case, and the one that can match millions of times
+            more = _Unlisted(rule, cap) if cap is not None else None
+            for start, end, state in _regex_matches(source, rule, cap, more):
+                findings.append(to_finding(rule, source.hit_at(start, end, state), source.display))
+            if more is not None and more.count:
+                unlisted[rule.id] = more
+            continue
         for hit in _CHECKS[rule.check](source, rule):
             target = variants.get((rule.check, hit.variant)) if hit.variant is not None else rule
-            if target is not None:
+            if target is None:
+                continue
+            if cap is None or listed.get(target.id, 0) < cap:
+                listed[target.id] = listed.get(target.id, 0) + 1
                 findings.append(to_finding(target, hit, source.display))
+                continue
+            if target.id not in unlisted:
+                unlisted[target.id] = _Unlisted(target, cap)
+            unlisted[target.id].add(hit.line, hit.state, source)
+    findings.extend(more.finding(source.display) for more in unlisted.values())
     return findings
 
 
-def to_finding(rule: Rule, hit: Hit, path: str) -> Finding:
+class _Unlisted:
+    """The findings of one rule past the cap: counted exactly, judged at the worst of them."""
+
+    def __init__(self, rule: Rule, listed: int) -> None:
+        self.rule = rule
+        self.listed = listed
+        self.count = 0
+        self.suppressed = 0
+        self.first_line = 0
+        self.worst: PortStatus | None = None
+        self._rank: dict[PortStatus, int] = {}
+
+    def add(self, line: int, state: PortStatus, source: SourceFile) -> None:
+        self.count += 1
+        self.first_line = self.first_line or line
+        if source.has_inline_marks and _inline_reason(source, line, self.rule.id) is not None:
+            self.suppressed += 1  # as the gate would mark it, had it been listed
+            return
+        if not self._rank:
+            self._rank.update((s, _judge(self.rule, s)[0].rank) for s in PortStatus)
+        if self.worst is None or self._rank[state] > self._rank[self.worst]:
+            self.worst = state
+
+    def finding(self, path: str) -> Finding:
+        state = self.worst or PortStatus.UNPORTED
+        severity, confidence, _message, advice = _judge(self.rule, state)
+        message = (f"{self.count} more matches of {self.rule.id} in this file not listed (the first {self.listed} "
+                   f"are; the next is on line {self.first_line})")
+        if self.suppressed:
+            message += f"; {self.suppressed} of them are marked armscan: ignore"
+        everything_ignored = self.suppressed == self.count
+        return Finding(
+            rule_id=self.rule.id, title=self.rule.title, severity=severity, confidence=confidence,
+            effort=self.rule.effort, work=self.rule.work, message=message + ".", advice=advice,
+            location=Location(path=path), references=self.rule.references, status=state,
+            suppressed=f"inline: all {self.count} marked armscan: ignore" if everything_ignored else None,
+        )
+
+
+def _inline_reason(source: SourceFile, line: int, rule_id: str) -> str | None:
+    from armscan.gate import inline_suppression
+
+    lines = [source.lines.line_text(n) for n in (line - 1, line) if n >= 1]
+    return inline_suppression(lines, len(lines), rule_id)
+
+
+def _judge(rule: Rule, state: PortStatus) -> tuple[Severity, Confidence, str, str]:
+    """Severity, confidence, message and advice of the rule's finding for code in this port state."""
     override = None
-    if hit.state is PortStatus.PORTED:
+    if state is PortStatus.PORTED:
         override = rule.when_ported
-    elif hit.state is PortStatus.FALLBACK:
+    elif state is PortStatus.FALLBACK:
         override = rule.when_guarded
     severity = rule.severity
     confidence = rule.confidence
     message = rule.message
     advice = rule.advice
     if override is not None:
-        severity = override.severity or (Severity.INFO if hit.state is PortStatus.PORTED else severity)
+        severity = override.severity or (Severity.INFO if state is PortStatus.PORTED else severity)
         confidence = override.confidence or confidence
         message = override.message or message
         advice = " ".join(override.advice.split()) if override.advice else advice
+    return severity, confidence if isinstance(confidence, Confidence) else Confidence(confidence), message, advice
+
+
+def to_finding(rule: Rule, hit: Hit, path: str) -> Finding:
+    severity, confidence, message, advice = _judge(rule, hit.state)
     message = message.replace("{match}", hit.match).replace("{detail}", hit.detail or "")
     return Finding(
         rule_id=rule.id,
         title=rule.title,
         severity=severity,
-        confidence=confidence if isinstance(confidence, Confidence) else Confidence(confidence),
+        confidence=confidence,
         effort=rule.effort,
         work=rule.work,
         message=" ".join(message.split()),

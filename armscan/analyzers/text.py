@@ -15,6 +15,11 @@ class LineIndex:
         self.text = text
         self._starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
 
+    @property
+    def starts(self) -> list[int]:
+        """Where each line starts: line n (1-based) is the bisect_right of an offset in this list."""
+        return self._starts
+
     def line_of(self, offset: int) -> int:
         return bisect.bisect_right(self._starts, offset)
 

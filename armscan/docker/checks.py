@@ -78,15 +78,19 @@ def _stages(dockerfile: Dockerfile, display: str, ruleset: RuleSet, findings: li
         if stage.name:
             names.add(stage.name.lower())
         values: dict[str, tuple[str | None, int]] = {}
+        known: dict[str, str | None] = {}  # the values alone, kept beside them rather than copied at each ENV
         for instruction in stage.instructions:
             if instruction.keyword == "ARG":
                 for name, value in arg_definitions(instruction.text).items():
                     inherited = value if value is not None else global_values.get(name)
                     values[name] = (None if name in PLATFORM_ARGS else inherited, instruction.line)
+                    known[name] = values[name][0]
             elif instruction.keyword == "ENV":
-                known = {k: v for k, (v, _) in values.items()}
-                for name, value in env_definitions(instruction.text).items():
-                    values[name] = (substitute(value, known), instruction.line)
+                defined = env_definitions(instruction.text)
+                substituted = {name: substitute(value, known) for name, value in defined.items()}
+                for name, value in substituted.items():
+                    values[name] = (value, instruction.line)
+                    known[name] = value
             elif instruction.keyword in ("RUN", "ADD"):
                 findings.extend(_run_checks(instruction, values, display, ruleset))
     return bases

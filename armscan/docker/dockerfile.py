@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 _DIRECTIVE = re.compile(r"^#\s*(syntax|escape|check)\s*=\s*(\S+)\s*$", re.IGNORECASE)
 _HEREDOC = re.compile(r"<<-?\s*[\"']?([A-Za-z_][\w-]*)[\"']?")
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_]\w*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_]\w*))")
-MAX_LINES = 20_000
 
 # Build arguments BuildKit defines for each platform; their values differ per target, so they are never x86.
 PLATFORM_ARGS = frozenset({"TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT", "BUILDPLATFORM",
@@ -55,7 +54,7 @@ def _flags(text: str) -> tuple[dict[str, str], str]:
 
 
 def parse(text: str) -> Dockerfile:
-    lines = text.splitlines()[:MAX_LINES]
+    lines = text.splitlines()  # every line: parsing is one pass, and a line left out could hide an instruction
     escape = "\\"
     for line in lines:
         match = _DIRECTIVE.match(line.strip())

@@ -41,12 +41,15 @@ def read_lockfile(path: Path, display: str, root: str | None = None) -> Requirem
     except (OSError, ValueError, tomllib.TOMLDecodeError) as e:
         result.skipped.append(Skipped(display, SkipReason.MALFORMED, f"lock file unreadable: {e}"))
         return result
+    except RecursionError:
+        result.skipped.append(Skipped(display, SkipReason.MALFORMED, "lock file unreadable: nested too deeply"))
+        return result
     try:
-        entries = _entries(path.name.lower(), data)
+        entries = _typed(_entries(path.name.lower(), data))
     except (KeyError, TypeError, AttributeError, ValueError) as e:
         result.skipped.append(Skipped(display, SkipReason.MALFORMED, f"lock file not in the expected form: {e}"))
         return result
-    lines = text.splitlines()
+    lines = _name_lines(text)
     depended = {dep for _, _, deps, _, _ in entries for dep in deps}
     has_graph = any(deps for _, _, deps, _, _ in entries)
     for name, version, _deps, marker, hashes in entries:
@@ -64,7 +67,7 @@ def read_lockfile(path: Path, display: str, root: str | None = None) -> Requirem
         except InvalidRequirement as e:
             result.skipped.append(Skipped(display, SkipReason.MALFORMED, f"{name}: {e}"))
             continue
-        result.requirements.append(TopRequirement(requirement, display, _line_of(lines, name), tuple(hashes)))
+        result.requirements.append(TopRequirement(requirement, display, lines.get(name.lower(), 1), tuple(hashes)))
     return result
 
 
@@ -103,9 +106,28 @@ def _entries(kind: str, data: dict[str, Any]) -> list[Entry]:
     return found
 
 
-def _line_of(lines: list[str], name: str) -> int:
-    pattern = re.compile(rf'^\s*(?:name\s*=\s*)?"{re.escape(name)}"', re.IGNORECASE)
-    for number, line in enumerate(lines, start=1):
-        if pattern.search(line):
-            return number
-    return 1
+def _typed(entries: list[Entry]) -> list[Entry]:
+    """The entries, when every field has the type a lock gives it (`name = 1` is a malformed lock)."""
+    for name, version, _deps, marker, hashes in entries:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"a package name is {name!r}, not a name")
+        if not isinstance(version, (str, type(None))) or not isinstance(marker, (str, type(None))):
+            raise TypeError(f"{name}: the version or marker is not a string")
+        if not all(isinstance(h, str) for h in hashes):
+            raise TypeError(f"{name}: a hash is not a string")
+    return entries
+
+
+_NAME_LINE = re.compile(r'^\s*(?:name\s*=\s*)?"([^"\n]+)"', re.MULTILINE)
+
+
+def _name_lines(text: str) -> dict[str, int]:
+    """The first line each package name is written on (`name = "x"`, or a Pipfile.lock key), lower-cased, found
+    in one pass whatever the number of packages."""
+    found: dict[str, int] = {}
+    line, at = 1, 0
+    for match in _NAME_LINE.finditer(text):
+        line += text.count("\n", at, match.start())
+        at = match.start()
+        found.setdefault(match.group(1).lower(), line)
+    return found

@@ -181,6 +181,9 @@ def read_pyproject(path: Path, display: str, root: str | None = None) -> Require
     except (OSError, tomllib.TOMLDecodeError) as e:
         result.skipped.append(Skipped(display, SkipReason.MALFORMED, f"pyproject.toml unreadable: {e}"))
         return result
+    except RecursionError:
+        result.skipped.append(Skipped(display, SkipReason.MALFORMED, "pyproject.toml unreadable: nested too deeply"))
+        return result
     lines = text.splitlines()
     project = data.get("project") if isinstance(data.get("project"), dict) else {}
     result.requires_python = project.get("requires-python") if isinstance(project, dict) else None

@@ -113,6 +113,18 @@ class RuleSet:
             _INDEXES[id(self.rules)] = index
         return index.lookup(file_name)
 
+    def name_for_rules(self, file_name: str) -> str:
+        """The name the rules know a file by: a C-family or assembly file whose suffix is in capitals and is no
+        suffix of its own (X.C, Y.H and Z.CPP are C++ to compilers; on Windows any spelling works) is known
+        by its lower-case suffix; X.S (preprocessed assembly) keeps its own."""
+        stem, dot, suffix = file_name.rpartition(".")
+        if not dot or suffix == suffix.lower() or self.for_file(file_name):
+            return file_name
+        lowered = f"{stem}.{suffix.lower()}"
+        folded = any(f"*.{suffix.lower()}" in globs for r in self.rules for language, globs in r.language_globs
+                     if language in ("c", "asm"))
+        return lowered if folded else file_name
+
     def source_rules(self) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.check in FILE_CHECKS)
 

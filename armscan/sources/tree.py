@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,19 +38,49 @@ def _join(display_root: str, rel: str) -> str:
 
 
 class _Ignores:
-    """The ignore specs in force in one folder: its own ignore files and its ancestors'."""
+    """The ignore specs in force in one folder: its own ignore files (`specs`), then its ancestors' (`parent`).
 
-    def __init__(self, specs: tuple[tuple[str, GitIgnoreSpec], ...]) -> None:
+    As git does, a pattern without a slash is matched against the entry's name alone (its folders were
+    matched when the walk reached them), so a folder's decision for a name holds for every folder below it
+    that adds only such patterns: it is remembered, and a deep tree of ignore files costs no more per entry
+    than a shallow one. Other patterns are matched against the path below their ignore file's folder.
+    """
+
+    def __init__(self, specs: tuple[tuple[str, GitIgnoreSpec], ...], parent: _Ignores | None = None) -> None:
         self.specs = specs
+        self.parent = parent
+        self._by_name = tuple(_names_only(spec) for _, spec in specs)
+        self.names_only: bool = all(self._by_name) and (parent is None or parent.names_only)
+        self._memo: dict[str, bool | None] = {}
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
         candidate = rel + "/" if is_dir else rel
-        for base, spec in reversed(self.specs):
-            local = candidate[len(base) + 1 :] if base else candidate
-            result = spec.check_file(local)
-            if result.include is not None:
-                return bool(result.include)
-        return False
+        name = candidate[candidate.rfind("/", 0, len(candidate) - 1) + 1 :]
+        level: _Ignores | None = self
+        decided: bool | None = None
+        unknown: list[_Ignores] = []
+        while level is not None:
+            if level.names_only and name in level._memo:
+                decided = level._memo[name]
+                break
+            if level.names_only:
+                unknown.append(level)
+            decided = level._own(candidate, name)
+            if decided is not None:
+                break
+            level = level.parent
+        for below in unknown:  # each said nothing of its own: what decided above holds for them too
+            if len(below._memo) < _MEMO_NAMES:
+                below._memo[name] = decided
+        return bool(decided)
+
+    def _own(self, candidate: str, name: str) -> bool | None:
+        for (base, spec), by_name in zip(reversed(self.specs), reversed(self._by_name), strict=True):
+            local = name if by_name else candidate[len(base) + 1 :] if base else candidate
+            include = spec.check_file(local).include
+            if include is not None:
+                return include
+        return None
 
     def extended(self, folder: str, rel: str, skipped: list[Skipped], display: str, root: str) -> _Ignores:
         added = []
@@ -69,7 +100,26 @@ class _Ignores:
                 added.append((rel, GitIgnoreSpec.from_lines(lines)))
             except (ValueError, TypeError) as e:
                 skipped.append(Skipped(_join(display, name), SkipReason.MALFORMED, f"ignore file: {e}"))
-        return _Ignores(self.specs + tuple(added)) if added else self
+        return _Ignores(tuple(added), self) if added else self
+
+
+_MEMO_NAMES = 4096
+_ANY_FOLDERS = "^(?:.+/)?"  # how pathspec begins the expression of a pattern without a slash
+_FOLDER_MARK = re.compile(r"\(\?:\(\?P<ps_d>/\)\|\$\)$|\(\?P<ps_d>/\)$")
+
+
+def _names_only(spec: GitIgnoreSpec) -> bool:
+    """Whether every pattern of the spec matches a name alone (no slash but a trailing one)."""
+    for pattern in spec.patterns:
+        if pattern.include is None:
+            continue
+        regex = getattr(pattern, "regex", None)
+        text = getattr(regex, "pattern", None)
+        if not isinstance(text, str) or not text.startswith(_ANY_FOLDERS):
+            return False
+        if "/" in _FOLDER_MARK.sub("", text[len(_ANY_FOLDERS):]).replace("[^/]", ""):
+            return False
+    return True
 
 
 def walk(root: str, display_root: str, *, excludes: tuple[str, ...] = (), use_ignore_files: bool = True,
