@@ -183,6 +183,8 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         docker = docker_phase.run(entries, ruleset, options.registry)
         merge.findings.extend(docker.findings)
         merge.skipped.extend(docker.skipped)
+        errors.extend(docker.errors)
+        complete = complete and not docker.errors
         if options.targets is not None:
             merge.findings.extend(check_targets(merge.artifacts, ruleset, options.targets))
             merge.targets.update(options.targets.describe())

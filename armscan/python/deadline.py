@@ -33,6 +33,9 @@ class Deadline:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
         with self._cond:
             self._done = True
             self._cond.notify()
