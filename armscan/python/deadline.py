@@ -13,7 +13,10 @@ import socket
 import threading
 import time
 import urllib.request
+import weakref
 from typing import Any
+
+_LIVE: weakref.WeakSet[Deadline] = weakref.WeakSet()
 
 
 class Deadline:
@@ -29,6 +32,7 @@ class Deadline:
         self._thread = threading.Thread(target=self._watch, name="armscan-deadline", daemon=True)
 
     def __enter__(self) -> Deadline:
+        _LIVE.add(self)
         self._thread.start()
         return self
 
@@ -38,6 +42,12 @@ class Deadline:
     def stop(self) -> None:
         with self._cond:
             self._done = True
+            self._cond.notify()
+
+    def expire(self) -> None:
+        with self._cond:
+            self.end = time.monotonic()
+            self.seconds = 0  # and no restart
             self._cond.notify()
 
     def remaining(self) -> float:
@@ -65,6 +75,12 @@ class Deadline:
                         _shut(sock)
                     return
                 self._cond.wait(left)
+
+
+def expire_all() -> None:
+    """End every request in flight now (the scan was interrupted)."""
+    for live in list(_LIVE):
+        live.expire()
 
 
 def _shut(sock: socket.socket) -> None:
