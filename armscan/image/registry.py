@@ -251,7 +251,7 @@ class _Bounded:
         try:
             data: bytes = self._reply.read(size)
         except NETWORK_ERRORS as e:
-            if self._limit.expired:
+            if self._limit.expired or isinstance(e, TimeoutError):
                 raise _timed_out(self._label, self._registry, self._limit.seconds) from None
             raise RegistryError(f"{self._label}: the download failed ({type(e).__name__})") from None
         if self._limit.expired:

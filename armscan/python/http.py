@@ -52,6 +52,8 @@ def redact(url: str) -> str:
         port = parts.port
     except ValueError:
         return f"{url.partition(':')[0][:10]}://(malformed)"
+    if "@" not in parts.netloc and "@" in url.partition("://")[2]:
+        return f"{parts.scheme[:10]}://(malformed)"  # a password's unencoded '/' ended the host early
     if parts.username is None and parts.password is None:
         return url
     host = parts.hostname or ""
