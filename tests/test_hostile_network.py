@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from armscan.docker import phase as docker_phase
 from armscan.image.manifest import Descriptor
@@ -23,6 +24,7 @@ from armscan.image.reference import parse_registry
 from armscan.image.registry import RegistryClient, RegistryError
 from armscan.model import SkipReason
 from armscan.plan import build_plan
+from armscan.python.audit import Auditor, AuditUnavailable
 from armscan.python.http import BadURL, Fetcher, FetchError, check_url, link_allowed, redact
 from armscan.python.index import IndexError_, parse_json
 from armscan.reporters.load import ResultError, load
@@ -165,6 +167,20 @@ def test_deeply_nested_index_page_is_an_index_error() -> None:
     body = b'{"files": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     with pytest.raises(IndexError_, match="nested too deeply"):
         parse_json(body, "https://index.example/simple/x/", "index")
+
+
+def test_dripping_vulnerability_service_is_given_up_on() -> None:
+    def respond(path: str, conn: socket.socket, stop: threading.Event) -> None:
+        body = b'{"vulns": []}' + b" " * 100
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     + f"Content-Length: {len(body)}\r\n\r\n".encode())
+        cases.drip(conn, body, stop)
+
+    with cases.serve(respond) as url:
+        started = time.monotonic()
+        with pytest.raises(AuditUnavailable, match="OSV gave no complete answer within 1 s"):
+            Auditor(osv_url=f"{url}/v1/query", timeout=1.0).vulnerabilities("purepkg", Version("1.0"))
+        assert time.monotonic() - started < 10
 
 
 def _registry(url: str, timeout: float = 1.0) -> RegistryClient:
