@@ -132,7 +132,7 @@ class RegistryClient:
                 limit.stop()
                 if e.code == 401 and not authenticated:
                     authenticated = True
-                    self._auth = self._authenticate(e.headers.get("WWW-Authenticate", ""), opener)
+                    self._auth = self._authenticate(e.headers.get("WWW-Authenticate", ""))
                     if self._auth is not None:
                         continue
                 if e.code in (401, 403):
@@ -153,7 +153,7 @@ class RegistryClient:
                 time.sleep(0.5 * 2 ** attempt)
         raise RegistryError(f"{self.label}: registry {self.ref.registry} unreachable or failing ({last})")
 
-    def _authenticate(self, challenge: str, opener: urllib.request.OpenerDirector) -> str | None:
+    def _authenticate(self, challenge: str) -> str | None:
         scheme, _, params_text = challenge.strip().partition(" ")
         params = dict(_CHALLENGE.findall(params_text))
         basic = None
@@ -173,7 +173,8 @@ class RegistryClient:
             headers["Authorization"] = basic
         request = urllib.request.Request(f"{realm}?{urllib.parse.urlencode(query)}", headers=headers)
         try:
-            with opener.open(request, timeout=self.timeout) as reply:
+            with deadline.Deadline(self.timeout) as limit, deadline.opener(limit, SafeRedirectHandler()).open(
+                    request, timeout=self.timeout) as reply:
                 data = json.loads(reply.read(1024 * 1024))
         except (*NETWORK_ERRORS, RecursionError) as e:
             code = getattr(e, "code", None)

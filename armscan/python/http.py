@@ -137,7 +137,6 @@ class SafeRedirectHandler(urllib.request.HTTPRedirectHandler):
             new.remove_header("Authorization")
         return new
 
-
     def http_error_302(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
                        headers: Any) -> Any:
         target = headers.get("location") or headers.get("uri") or ""

@@ -179,7 +179,11 @@ class IndexClient:
         """A project missing is a finding only when the index itself is there: a wrong index URL answers 404 for
         every project, which is an index problem (readiness unknown), not a list of missing packages."""
         if self._root_found is None and not self.fetcher.offline:
-            self._root_found = self.fetcher.exists(self.index_url)
+            try:
+                self._root_found = self.fetcher.exists(self.index_url)
+            except FetchError as e:  # a root that refuses listing (401, 403) is still an index
+                logger.debug("index root of %s not checked: %s", self.label, e)
+                self._root_found = True
         if self._root_found is False:
             raise FetchError(f"{self.label}: not found (404) for the index itself; check the index URL")
 
