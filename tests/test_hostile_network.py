@@ -156,11 +156,12 @@ def test_dripping_index_times_out_once(headers_too: bool) -> None:
 
 
 @pytest.mark.parametrize(("kind", "reason"), [
-    ("status-line", "BadStatusLine"), ("headers", "HTTPException: got more than 100 headers"),
+    ("status-line", "BadStatusLine: HTTP/1.1 two hundred OK"),
+    ("headers", "HTTPException: got more than 100 headers"),
 ])
 def test_broken_http_answers_are_fetch_errors(kind: str, reason: str) -> None:
     message, _ = _fetch_error(cases._broken_index(kind))
-    assert f"{reason}" in message and message.endswith("after 3 attempts")
+    assert message.endswith(f"purepkg/: not a valid HTTP answer ({reason})")
 
 
 def test_deeply_nested_index_page_is_an_index_error() -> None:
@@ -194,6 +195,14 @@ def test_dripping_registry_times_out_once() -> None:
         with pytest.raises(RegistryError, match=r"unreachable or failing \(no complete answer within 1 s\)"):
             _registry(url).root()
         assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("kind", ["status-line", "headers"])
+def test_broken_registry_answers_are_registry_errors(kind: str) -> None:
+    with cases.serve(cases._broken_index(kind)) as url:
+        client = _registry(url)
+        with pytest.raises(RegistryError, match=rf"^{client.label}: registry \S+ unreachable or failing \("):
+            client.root()
 
 
 def test_registry_blob_may_take_long_but_no_read_may_stall() -> None:

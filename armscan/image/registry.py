@@ -27,7 +27,7 @@ from armscan import __version__
 from armscan.image.manifest import ACCEPT, MAX_DOCUMENT, Descriptor, ManifestError
 from armscan.image.reference import DOCKER_HUB, RegistryRef
 from armscan.python import deadline
-from armscan.python.http import NETWORK_ERRORS, SafeRedirectHandler
+from armscan.python.http import NETWORK_ERRORS, SafeRedirectHandler, is_protocol_error
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +149,8 @@ class RegistryClient:
                     raise _timed_out(self.label, self.ref.registry, self.timeout) from None
                 reason = getattr(e, "reason", e)
                 last = f"{type(reason).__name__}: {_short(str(reason))}"
+                if is_protocol_error(e):
+                    break
             if attempt < self.retries:
                 time.sleep(0.5 * 2 ** attempt)
         raise RegistryError(f"{self.label}: registry {self.ref.registry} unreachable or failing ({last})")

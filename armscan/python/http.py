@@ -280,7 +280,14 @@ class Fetcher:
                     raise FetchError(f"{clean}: no complete answer within {self.timeout:g} s") from None
                 reason = getattr(e, "reason", e)
                 last_error = f"{type(reason).__name__}: {_short(reason)}"
+                if is_protocol_error(e):
+                    raise FetchError(f"{clean}: not a valid HTTP answer ({last_error})") from None
         raise FetchError(f"{clean}: {last_error} after {self.retries + 1} attempts")
+
+
+def is_protocol_error(error: BaseException) -> bool:
+    """A server that breaks HTTP (a bad status line, over 100 headers) does so again: not worth a retry."""
+    return isinstance(error, http.client.HTTPException) and not isinstance(error, ConnectionError)
 
 
 def _short(reason: object) -> str:
