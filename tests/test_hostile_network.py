@@ -137,6 +137,29 @@ def test_file_index_links_stay_inside_its_folder(tmp_path: Path) -> None:
     assert not link_allowed("ftp://files.example/x.whl", "https://index.example/simple/")
 
 
+def test_file_index_is_read_offline_and_never_cached(tmp_path: Path) -> None:
+    wheels = Path(__file__).resolve().parent.parent / "fixtures" / "pyindex" / "files"
+    page = tmp_path / "index" / "nativeok"
+    page.mkdir(parents=True)
+    links = []
+    for name in ("nativeok-1.0-cp38-abi3-manylinux_2_17_aarch64.manylinux2014_aarch64.whl", "nativeok-1.0.tar.gz"):
+        (tmp_path / "index" / name).write_bytes((wheels / name).read_bytes())
+        links.append(f'<a href="../{name}">{name}</a>\n')
+    outside = f'<a href="{(tmp_path / SECRET_FILE).as_uri()}">x-1.0.tar.gz</a>\n'
+    (page / "index.html").write_text("".join(links) + outside)
+    prepare(tmp_path)
+    project = tmp_path / "p"
+    project.mkdir()
+    cache = tmp_path / "cache"
+    url = (tmp_path / "index").as_uri() + "/"
+    result = scan(tree(project, "nativeok==1.0\n"), python=options(url, cache_dir=cache, offline=True), display="")
+    assert statuses(result) == {"nativeok": "unknown"}  # the link outside the index's folder
+    (page / "index.html").write_text("".join(links))
+    result = scan(tree(project, "nativeok==1.0\n"), python=options(url, cache_dir=cache, offline=True), display="")
+    assert statuses(result) == {"nativeok": "ready"} and result.complete
+    assert [p for p in cache.rglob("*") if p.is_file()] == []
+
+
 # Item 2: servers that drip; item 3: answers that crashed
 
 

@@ -221,6 +221,8 @@ class Fetcher:
     offline: bool = False
 
     def get(self, url: str, accept: str = "*/*") -> Response:
+        if url.startswith("file:"):  # a local file is read, offline too, and never copied into the cache
+            return _read_local(url, self.max_bytes)
         if self.cache is not None:
             cached = self.cache.get(url, accept, any_age=self.offline)
             if cached is not None:
@@ -228,7 +230,7 @@ class Fetcher:
         if self.offline:
             raise FetchError(f"offline and not in the cache: {redact(url)}")
         response = self._fetch(url, accept)
-        if self.cache is not None and not url.startswith("file:"):  # a local file is read again, never copied
+        if self.cache is not None:
             self.cache.put(url, accept, response)
         return response
 
