@@ -298,7 +298,7 @@ def test_base_image_registry_timeout_makes_the_scan_incomplete(ruleset: RuleSet,
     with cases.serve(cases._slow_registry) as url:
         host = url.removeprefix("http://")
         (tmp_path / "Dockerfile").write_text(f"FROM {host}/team/base:1.0\n")
-        entry = FileEntry(str(tmp_path / "Dockerfile"), "Dockerfile", 30)
+        entry = FileEntry(str(tmp_path / "Dockerfile"), "Dockerfile", 30, str(tmp_path))
         done = docker_phase.run([entry], ruleset, RegistrySettings(insecure=frozenset({host}), timeout=1))
     assert done.findings == []
     [skipped] = done.skipped
