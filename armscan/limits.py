@@ -15,6 +15,7 @@ class Limits:
     max_archive_members: int = 100_000
     max_compression_ratio: int = 200
     max_archive_depth: int = 4
+    max_archive_binaries: int = 256  # parsed whole per top-level file; more are classified from their headers
 
 
 ARCHIVE_SUFFIXES = (".whl", ".jar", ".war", ".ear", ".zip", ".egg", ".aar", ".apk", ".nupkg")

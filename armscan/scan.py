@@ -137,11 +137,13 @@ class _Merge:
         self.bytes_read = 0
         self.packages: list[PackageRecord] = []
         self.targets: set[str] = set()
+        self.unchecked = False  # a file, or part of one, could not be checked: the result is incomplete
 
     def add(self, result: _FileResult) -> None:
         self.artifacts.extend(result.artifacts)
         self.findings.extend(result.findings)
         self.skipped.extend(result.skipped)
+        self.unchecked |= bool(result.skipped)
         self.files_analyzed += 1
         self.source_files += int(result.source_scanned)
         self.bytes_read += result.bytes_read
@@ -206,7 +208,7 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         findings=tuple(sorted(merge.findings, key=_finding_order)),
         skipped=tuple(sorted(merge.skipped, key=lambda s: s.path)),
         stats=stats,
-        complete=complete and merge.files_analyzed == len(entries),
+        complete=complete and merge.files_analyzed == len(entries) and not merge.unchecked,
         errors=tuple(errors),
         rules=tuple(r.info() for r in ruleset.rules if r.id in {f.rule_id for f in merge.findings}),
         packages=tuple(merge.packages),

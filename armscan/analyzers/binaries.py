@@ -78,6 +78,13 @@ def inspect(header: Header, fh: BinaryIO, size: int, display: str) -> Artifact:
     )
 
 
+def header_only(header: Header, size: int, display: str, note: str) -> Artifact:
+    """The record of a binary classified from its first bytes alone (too large, or past a limit)."""
+    return Artifact(path=display, format="macho" if header.format == "macho-universal" else header.format,
+                    machines=header.machines, kind=header.kind, size=size, bits=header.bits,
+                    endianness=header.endianness, notes=(note,))
+
+
 def _isa(fh: BinaryIO) -> tuple[tuple[IsaUse, ...], tuple[str, ...]]:
     from elftools.common.exceptions import ELFError
 
