@@ -143,7 +143,7 @@ def findings_for(artifact: Artifact, ruleset: RuleSet, name: str, siblings: Sibl
         return []
     detail = _describe(artifact)
     state = PortStatus.UNPORTED
-    if siblings is not None and has_arm_counterpart(name, siblings):
+    if siblings is not None and has_arm_counterpart(name, siblings, binary=True):
         state = PortStatus.PORTED
     hit = Hit(line=0, column=0, end_column=None, snippet=detail, match=", ".join(artifact.machines), state=state,
               detail=detail)

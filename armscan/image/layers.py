@@ -88,7 +88,9 @@ class _Inflate(io.RawIOBase):
     def _refill(self) -> bool:
         while True:
             if self.inflater.eof:
-                leftover = self.inflater.unused_data + self.pending
+                # everything after the member is in unused_data; unconsumed_tail can still hold a stale copy
+                # of it (when the output limit and the member's end coincide), which must not be read twice
+                leftover = self.inflater.unused_data
                 self.pending = b""
                 while not leftover.strip(b"\0"):  # nothing, or padding, after the last member
                     leftover = self.raw.read(1 << 18)
@@ -115,20 +117,46 @@ class _Inflate(io.RawIOBase):
         return count
 
 
-def _decompressed(reader: Any) -> Any:
+# gzip cannot expand more than 1032:1, so no gzip layer is ever refused for its ratio; zstd can reach 32,000:1
+# (a gigabyte of zeros in 32 KB), which is a bomb, not a layer: a real one expands a few times.
+MAX_LAYER_RATIO = 1100
+RATIO_CHECKED_AFTER = 1 << 30  # uncompressed bytes
+
+
+class _Bounded:
+    """The uncompressed layer, refused (LayerError) once it has expanded past MAX_LAYER_RATIO times the
+    compressed bytes read, after the first RATIO_CHECKED_AFTER bytes."""
+
+    def __init__(self, stream: Any, compressed: _VerifyingReader) -> None:
+        self.stream = stream
+        self.compressed = compressed
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.stream.read(size)
+        self.count += len(data)
+        if self.count > RATIO_CHECKED_AFTER and self.count > MAX_LAYER_RATIO * max(self.compressed.count, 1):
+            raise LayerError(f"decompression bomb: {self.count} bytes out of {self.compressed.count} compressed "
+                             f"(over {MAX_LAYER_RATIO}:1)")
+        return data
+
+
+def _decompressed(reader: Any, compressed: _VerifyingReader) -> Any:
     head = reader.peek(4)[:4]
     if head.startswith(_GZIP_MAGIC):
-        return io.BufferedReader(_Inflate(reader), buffer_size=1 << 20)
+        return _Bounded(io.BufferedReader(_Inflate(reader), buffer_size=1 << 20), compressed)
     if head.startswith(_ZSTD_MAGIC):
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(reader, read_across_frames=True)
+        stream = zstandard.ZstdDecompressor().stream_reader(reader, read_across_frames=True)
+        return _Bounded(stream, compressed)
     return reader
 
 
 def clean_path(name: str) -> str | None:
-    """The path inside the image, or None when the entry tries to leave the root (`..`)."""
-    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    """The path inside the image, or None when the entry tries to leave the root (`..`). Only `/` separates:
+    a backslash is part of a name (`usr\\local\\.wh.bin` is one odd file, and no whiteout)."""
+    parts = [p for p in name.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
         return None
     return "/".join(parts)
@@ -176,7 +204,7 @@ def read_layer(blob: BinaryIO, digest: str | None, size: int | None, hidden: Hid
     opaque: set[str] = set()
     seen: set[str] = set()
     try:
-        stream = _decompressed(buffered)
+        stream = _decompressed(buffered, reader)
         with tarfile.open(fileobj=stream, mode="r|") as archive:
             for member in archive:
                 stats.entries += 1
@@ -199,7 +227,7 @@ def read_layer(blob: BinaryIO, digest: str | None, size: int | None, hidden: Hid
                     if extracted is not None:
                         yield LayerFile(path, member.size, member.mode, extracted)  # type: ignore[arg-type]
         reader.finish()
-    except DigestMismatch:
+    except (DigestMismatch, LayerError):
         raise
     except (tarfile.TarError, EOFError, OSError, zlib.error, ValueError) as e:
         raise LayerError(f"{type(e).__name__}: {e}") from e
