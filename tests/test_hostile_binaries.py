@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import random
 import struct
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import fixtures.hostile.binaries as binfix
+from armscan.analyzers.counterparts import is_aarch64_binary
 from armscan.analyzers.files import Collector, analyze_stream
 from armscan.binary.elf import needed_versions
 from armscan.limits import Limits
@@ -134,3 +136,48 @@ def test_overlapping_code_sections_are_read_once(tmp_path: Path) -> None:
     with open(tmp_path / "x", "rb") as fh:
         sections = _code_sections(ELFFile(fh))
     assert sum(len(s.words) for s in sections) * 4 <= len(data)
+
+
+def _counterpart_tree(tmp_path: Path, counterpart: bytes | None) -> Path:
+    for arch in ("x86_64", "aarch64"):
+        (tmp_path / "lib" / arch).mkdir(parents=True)
+    (tmp_path / "lib" / "x86_64" / "libfoo.so").write_bytes((BIN / "libmix-x86_64.so").read_bytes())
+    if counterpart is not None:
+        (tmp_path / "lib" / "aarch64" / "libfoo.so").write_bytes(counterpart)
+    return tmp_path
+
+
+def _x86_status(tmp_path: Path) -> list[tuple[str, str]]:
+    result = scan(tmp_path, display="")
+    return [(f.location.path, f.status.value) for f in result.findings if "x86_64" in f.location.path]
+
+
+@pytest.mark.parametrize(("counterpart", "status"), [
+    (b"TODO: build for arm64\n", "unported"),  # not a binary
+    ((BIN / "hello-riscv64").read_bytes(), "unported"),  # another machine's ELF
+    ((BIN / "libmix-x86_64.so").read_bytes(), "unported"),  # the x86 build again
+    ((BIN / "libmix-aarch64.so").read_bytes(), "ported"),
+])
+def test_a_counterpart_must_be_an_aarch64_binary(tmp_path: Path, counterpart: bytes, status: str) -> None:
+    _counterpart_tree(tmp_path, counterpart)
+    assert _x86_status(tmp_path) == [("lib/x86_64/libfoo.so", status)]
+
+
+def test_a_counterpart_link_is_followed_only_inside_the_folders_looked_in(tmp_path: Path) -> None:
+    tree = _counterpart_tree(tmp_path / "tree", None)
+    (tree / "lib" / "aarch64" / "libfoo.so.1").write_bytes((BIN / "libmix-aarch64.so").read_bytes())
+    (tree / "lib" / "aarch64" / "libfoo.so").symlink_to("libfoo.so.1")
+    assert _x86_status(tree) == [("lib/x86_64/libfoo.so", "ported")]
+    outside = tmp_path / "elsewhere.so"
+    outside.write_bytes((BIN / "libmix-aarch64.so").read_bytes())
+    for name in ("libfoo.so", "libfoo.so.1"):
+        (tree / "lib" / "aarch64" / name).unlink()
+    (tree / "lib" / "aarch64" / "libfoo.so").symlink_to(outside)
+    assert _x86_status(tree) == [("lib/x86_64/libfoo.so", "unported")]
+
+
+def test_a_fifo_counterpart_is_not_read(tmp_path: Path) -> None:
+    _counterpart_tree(tmp_path, None)
+    os.mkfifo(tmp_path / "lib" / "aarch64" / "libfoo.so")
+    assert is_aarch64_binary(str(tmp_path / "lib" / "aarch64" / "libfoo.so"), str(tmp_path)) is False
+    assert _x86_status(tmp_path) == [("lib/x86_64/libfoo.so", "unported")]
