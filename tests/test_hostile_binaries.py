@@ -89,6 +89,12 @@ def test_version_needs_claiming_four_billion_entries_are_read_to_the_chain_end(t
     assert artifact.elf.error is None
 
 
+def test_a_dynamic_table_without_an_end_is_not_walked(tmp_path: Path) -> None:
+    artifact = _artifact(tmp_path, "tool", binfix.dynamic_without_end((BIN / "hello-aarch64").read_bytes()))
+    assert artifact.machines == ("aarch64",) and artifact.isa == ()
+    assert artifact.notes == ("ELF details unreadable: no DT_NULL within the first 4096 dynamic entries",)
+
+
 def test_version_needs_walk_stops_at_the_chain_end_and_the_data_end() -> None:
     strings = b"\0GLIBC_2.17\0libc.so.6\0"
     aux = struct.pack("<IHHII", 0, 0, 2, 1, 0)

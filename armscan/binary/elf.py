@@ -19,6 +19,7 @@ _GLIBC = re.compile(r"^GLIBC_(\d+(?:\.\d+)*)$")
 _MAX_VERNEED_FILES = 256
 _MAX_VERNEED_NAMES = 4096
 _MAX_VERNEED_BYTES = 1 << 20
+MAX_DYNAMIC_TAGS = 4096  # a real dynamic table has 30 to 100
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -58,6 +59,8 @@ def _read(fh: BinaryIO) -> ElfDetails:
             strings = elf.get_section(section["sh_link"]) if section["sh_link"] < elf.num_sections() else None
             version_names = needed_versions(_bounded(section), _bounded(strings) if strings else b"",
                                             int(section["sh_info"]), elf.little_endian)
+    if dynamic is not None and not dynamic_ends(elf, dynamic):
+        raise ValueError(f"no DT_NULL within the first {MAX_DYNAMIC_TAGS} dynamic entries")
     if version_names is None and dynamic is not None and elf.num_sections() == 0:
         version_names = _segment_versions(elf, dynamic)
     for name in version_names or ():
@@ -79,6 +82,18 @@ def _read(fh: BinaryIO) -> ElfDetails:
         glibc_versions=versions,
         min_load_align=min(aligns) if aligns else None,
     )
+
+
+def dynamic_ends(elf: ELFFile, dynamic: Any) -> bool:
+    """Whether the dynamic table ends (DT_NULL) within MAX_DYNAMIC_TAGS entries: pyelftools walks it, and looks
+    DT_STRTAB up in it, until DT_NULL or the end of the file, one parsed entry at a time."""
+    header = dynamic.header
+    offset = int(header["p_offset"] if "p_offset" in header else header["sh_offset"])
+    size = 16 if elf.elfclass == 64 else 8
+    elf.stream.seek(offset)
+    data = elf.stream.read(MAX_DYNAMIC_TAGS * size)
+    order = ("<" if elf.little_endian else ">") + ("q" if size == 16 else "i")
+    return any(struct.unpack_from(order, data, at)[0] == 0 for at in range(0, len(data) - size + 1, size))
 
 
 def _bounded(section: Any) -> bytes:

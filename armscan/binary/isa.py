@@ -57,8 +57,10 @@ def _guarded_functions() -> tuple[str, ...]:
 
 
 def _guarded_library(elf: Any) -> bool:
+    from armscan.binary.elf import dynamic_ends
+
     dynamic = elf.get_section_by_name(".dynamic")
-    if dynamic is None or not hasattr(dynamic, "iter_tags"):
+    if dynamic is None or not hasattr(dynamic, "iter_tags") or not dynamic_ends(elf, dynamic):
         return False
     names = {str(g) for g in _profile().get("guarded-libraries", [])}
     return any(tag.entry.d_tag == "DT_SONAME" and tag.soname in names for tag in dynamic.iter_tags())
