@@ -436,7 +436,7 @@ def _function_symbols(elf: Any) -> list[tuple[int, int, str]]:
         data = table.data()
         symbols = np.frombuffer(data[: len(data) - len(data) % _SYMBOL.itemsize], dtype=_SYMBOL)
         kinds = symbols["info"] & 0xF
-        chosen = symbols[((kinds == _STT_FUNC) | (kinds == _STT_GNU_IFUNC)) & (symbols["value"] != 0)]
+        chosen = symbols[((kinds == _STT_FUNC) | (kinds == _STT_GNU_IFUNC)) & (symbols["value"] != 0)][:MAX_SYMBOLS]
         strings = elf.get_section(table["sh_link"]).data()
         found = []
         for offset, value, size in zip(chosen["name"].tolist(), chosen["value"].tolist(), chosen["size"].tolist(),
