@@ -19,11 +19,13 @@ from armscan.model import ScanResult, SkipReason
 from armscan.rules_engine.loader import RuleSet
 from fixtures.hostile.binaries import (
     BIN,
+    LAUNCH_SCRIPT,
     _zstd_zero_frame,
     docker_archive,
     gzip_members_layer,
     simple_image,
     tar_bytes,
+    zip_bytes,
 )
 
 X86 = (BIN / "hello-x86_64").read_bytes()
@@ -145,3 +147,14 @@ def test_docker_archive_members_are_counted_as_they_are_read(tmp_path: Path) -> 
         fh.write(info.tobuf(format=tarfile.USTAR_FORMAT) * 10_001 + bytes(1024))
     with pytest.raises(SourceError, match="over 10000 members; not a docker save archive"):
         DockerArchive(str(tmp_path / "image.tar"), "docker-archive:image.tar")
+
+
+def test_a_jar_behind_a_launch_script_in_a_layer_is_opened(tmp_path: Path, ruleset: RuleSet) -> None:
+    so = (BIN / "libmix-x86_64.so").read_bytes()
+    jar = LAUNCH_SCRIPT + zip_bytes({"BOOT-INF/lib/native/linux-x86_64/libmix.so": so})
+    simple_image(tmp_path, "amd64", [tar_bytes({"app/app.jar": jar, "app/run.jar": LAUNCH_SCRIPT})])
+    result = analyze(tmp_path, ruleset)
+    inside = f"oci:{tmp_path}!/app/app.jar!BOOT-INF/lib/native/linux-x86_64/libmix.so"
+    assert [(a.path, a.machines) for a in result.artifacts] == [(inside, ("x86_64",))]
+    assert inside in [f.location.path for f in result.findings]
+    assert result.complete and not result.skipped
