@@ -76,6 +76,8 @@ def safe_stream(fh: BinaryIO, size: int) -> tuple[BinaryIO, tuple[str, ...]]:
     if len(head) < 52 or head[4] not in _LAYOUTS or head[5] not in (1, 2):
         return fh, ()
     layout = _LAYOUTS[head[4]]
+    if len(head) < layout.header_size:
+        return fh, ()
     order = "<" if head[5] == 1 else ">"
     wide = "Q" if layout.shoff_size == 8 else "I"
     (shoff,) = struct.unpack_from(order + wide, head, layout.shoff)
