@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from armscan.rules_engine.loader import RuleSet
 
 _ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
-           ValueError, OSError)
+           ValueError, OSError, IndexError)  # IndexError: zipfile on an entry with an empty name
 
 
 def _overlapping(infos: list[zipfile.ZipInfo]) -> bool:
