@@ -158,3 +158,13 @@ def test_a_jar_behind_a_launch_script_in_a_layer_is_opened(tmp_path: Path, rules
     assert [(a.path, a.machines) for a in result.artifacts] == [(inside, ("x86_64",))]
     assert inside in [f.location.path for f in result.findings]
     assert result.complete and not result.skipped
+
+
+def test_a_member_that_could_not_be_checked_makes_the_image_result_incomplete(tmp_path: Path,
+                                                                              ruleset: RuleSet) -> None:
+    bomb = zip_bytes({"zeros.bin": bytes(16 << 20)})
+    simple_image(tmp_path, "arm64", [tar_bytes({"app/bomb.jar": bomb})])
+    result = analyze(tmp_path, ruleset)
+    assert [(s.path, s.reason) for s in result.skipped] == [
+        (f"oci:{tmp_path}!/app/bomb.jar!zeros.bin", SkipReason.ZIP_BOMB)]
+    assert not result.complete and result.errors == ()

@@ -58,16 +58,6 @@ class _Overlay(io.RawIOBase):
         buffer[: len(data)] = data
         return len(data)
 
-    def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0:
-            size = 1 << 62
-        position = self.fh.tell()
-        data = self.fh.read(size)
-        if position < len(self.header) and data:
-            end = min(len(self.header), position + len(data))
-            data = self.header[position:end] + data[end - position:]
-        return data
-
 
 def safe_stream(fh: BinaryIO, size: int) -> tuple[BinaryIO, tuple[str, ...]]:
     """The stream to give pyelftools, and notes on what of the header was set aside (none: the file as is)."""

@@ -46,6 +46,7 @@ class Collected:
     errors: list[str] = field(default_factory=list)
     layers: int = 0
     compressed_bytes: int = 0
+    unchecked: bool = False  # a file in a layer, or part of one, could not be checked: the result is incomplete
 
 
 def is_kept(path: str) -> bool:
@@ -93,6 +94,7 @@ def collect(source: BlobSource, layers: tuple[Descriptor, ...], label: str, rule
         out.artifacts.extend(layer.artifacts)
         out.archive_findings.extend(f for f in layer.findings if "!" in f.location.path.split("!/", 1)[-1])
         out.skipped.extend(layer.skipped)
+        out.unchecked |= bool(layer.skipped)
         out.files.update(kept)
         out.paths.update(paths)
     return out
