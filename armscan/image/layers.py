@@ -13,7 +13,7 @@ import io
 import posixpath
 import tarfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -81,9 +81,20 @@ class _Inflate(io.RawIOBase):
         self.pending = b""
         self.out = memoryview(b"")
         self.position = 0
+        self.fed = 0  # compressed bytes read from raw
 
     def readable(self) -> bool:
         return True
+
+    def consumed(self) -> int:
+        """Compressed bytes inflated so far (read, less what waits to be)."""
+        waiting = len(self.pending) + (len(self.inflater.unused_data) if self.inflater.eof else 0)
+        return self.fed - waiting
+
+    def _read_raw(self) -> bytes:
+        data: bytes = self.raw.read(1 << 18)
+        self.fed += len(data)
+        return data
 
     def _refill(self) -> bool:
         while True:
@@ -93,13 +104,13 @@ class _Inflate(io.RawIOBase):
                 leftover = self.inflater.unused_data
                 self.pending = b""
                 while not leftover.strip(b"\0"):  # nothing, or padding, after the last member
-                    leftover = self.raw.read(1 << 18)
+                    leftover = self._read_raw()
                     if not leftover:
                         return False
                 self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
                 self.pending = leftover
             if not self.pending:
-                self.pending = self.raw.read(1 << 18)
+                self.pending = self._read_raw()
                 if not self.pending:
                     raise EOFError("compressed layer ended before the end of its gzip stream")
             data = self.inflater.decompress(self.pending, 1 << 20)
@@ -117,39 +128,42 @@ class _Inflate(io.RawIOBase):
         return count
 
 
-# gzip cannot expand more than 1032:1, so no gzip layer is ever refused for its ratio; zstd can reach 32,000:1
-# (a gigabyte of zeros in 32 KB), which is a bomb, not a layer: a real one expands a few times.
-MAX_LAYER_RATIO = 1100
-RATIO_CHECKED_AFTER = 1 << 30  # uncompressed bytes
+# A real layer expands a few times. Only a stream of nearly nothing but zeros gets past 1000:1 (gzip's ceiling is
+# 1032:1; zstd reaches 32,000:1, a gigabyte in 32 KB), and inflating it costs some 5 s a GiB: a bomb.
+MAX_LAYER_RATIO = 1000
+RATIO_CHECKED_AFTER = 256 << 20  # uncompressed bytes
 
 
 class _Bounded:
     """The uncompressed layer, refused (LayerError) once it has expanded past MAX_LAYER_RATIO times the
-    compressed bytes read, after the first RATIO_CHECKED_AFTER bytes."""
+    compressed bytes `consumed()` says were used, after the first RATIO_CHECKED_AFTER bytes."""
 
-    def __init__(self, stream: Any, compressed: _VerifyingReader) -> None:
+    def __init__(self, stream: Any, consumed: Callable[[], int]) -> None:
         self.stream = stream
-        self.compressed = compressed
+        self.consumed = consumed
         self.count = 0
 
     def read(self, size: int = -1) -> bytes:
         data: bytes = self.stream.read(size)
         self.count += len(data)
-        if self.count > RATIO_CHECKED_AFTER and self.count > MAX_LAYER_RATIO * max(self.compressed.count, 1):
-            raise LayerError(f"decompression bomb: {self.count} bytes out of {self.compressed.count} compressed "
-                             f"(over {MAX_LAYER_RATIO}:1)")
+        if self.count > RATIO_CHECKED_AFTER:
+            used = max(self.consumed(), 1)
+            if self.count > MAX_LAYER_RATIO * used:
+                raise LayerError(f"decompression bomb: {self.count} bytes out of {used} compressed "
+                                 f"(over {MAX_LAYER_RATIO}:1)")
         return data
 
 
 def _decompressed(reader: Any, compressed: _VerifyingReader) -> Any:
     head = reader.peek(4)[:4]
     if head.startswith(_GZIP_MAGIC):
-        return _Bounded(io.BufferedReader(_Inflate(reader), buffer_size=1 << 20), compressed)
+        inflate = _Inflate(reader)
+        return _Bounded(io.BufferedReader(inflate, buffer_size=1 << 20), inflate.consumed)
     if head.startswith(_ZSTD_MAGIC):
         import zstandard
 
         stream = zstandard.ZstdDecompressor().stream_reader(reader, read_across_frames=True)
-        return _Bounded(stream, compressed)
+        return _Bounded(stream, lambda: compressed.count)  # counts its read-ahead: 32,000:1 leaves room
     return reader
 
 
@@ -205,7 +219,7 @@ def read_layer(blob: BinaryIO, digest: str | None, size: int | None, hidden: Hid
     seen: set[str] = set()
     try:
         stream = _decompressed(buffered, reader)
-        with tarfile.open(fileobj=stream, mode="r|") as archive:
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 20) as archive:
             for member in archive:
                 stats.entries += 1
                 path = clean_path(member.name)
