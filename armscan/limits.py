@@ -16,6 +16,7 @@ class Limits:
     max_compression_ratio: int = 200
     max_archive_depth: int = 4
     max_findings_per_rule: int = 100  # in one file; the rest are counted in one finding that says how many
+    max_archive_binaries: int = 256  # parsed whole per top-level file; more are classified from their headers
 
 
 ARCHIVE_SUFFIXES = (".whl", ".jar", ".war", ".ear", ".zip", ".egg", ".aar", ".apk", ".nupkg")

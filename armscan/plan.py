@@ -154,6 +154,10 @@ def _target_verdict(result: ScanResult, target_id: str, name: str) -> TargetVerd
     return TargetVerdict(target_id, name, plan.verdict, reason)
 
 
+# A package the index does not have, or has no matching release of, was not judged: its readiness is unknown
+_UNJUDGED_RULES = frozenset({"ARM-PY-NOT-ON-INDEX", "ARM-PY-NO-MATCHING-RELEASE"})
+
+
 def _verdict(result: ScanResult, items: list[WorkItem]) -> tuple[str, str]:
     blocking = [i for i in items if i.kind is WorkKind.REPLACE_DEPENDENCY and i.severity is Severity.BLOCKER]
     if blocking:
@@ -161,12 +165,17 @@ def _verdict(result: ScanResult, items: list[WorkItem]) -> tuple[str, str]:
         return "blocked", f"nothing installable on aarch64 for {names}: each needs a replacement before the move"
     work = [i for i in items if i.kind is not WorkKind.VERIFY and i.severity.at_least(Severity.LOW)]
     unknown = len(result.skipped)
-    if work or unknown or not result.complete:
+    unjudged = sorted({f.location.match or f.location.path for f in result.findings
+                       if f.rule_id in _UNJUDGED_RULES and f.suppressed is None})
+    if work or unknown or unjudged or not result.complete:
         parts = []
         if work:
             parts.append(f"{len(work)} work item{'s' if len(work) != 1 else ''}")
         if unknown:
             parts.append(f"{unknown} thing{'s' if unknown != 1 else ''} not checked")
+        if unjudged:
+            parts.append(f"{len(unjudged)} package{'s' if len(unjudged) != 1 else ''} the index had no release of "
+                         f"to judge ({', '.join(unjudged[:5])}{', ...' if len(unjudged) > 5 else ''})")
         if not result.complete:
             parts.append("an incomplete scan")
         return "ready-after-work", "; ".join(parts)

@@ -6,6 +6,7 @@ import concurrent.futures as cf
 import logging
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -79,9 +80,17 @@ _WORKER_RULES: RuleSet | None = None
 _WORKER_LIMITS: Limits | None = None
 
 
+# Only the parent reacts to these: it stops the workers itself (a Ctrl-C reaches the whole process group)
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+
+
 def _init_worker(ruleset: RuleSet, limits: Limits) -> None:
     global _WORKER_RULES, _WORKER_LIMITS
     _WORKER_RULES, _WORKER_LIMITS = ruleset, limits
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by the parent while it forked us
 
 
 def _analyze_one(entry: FileEntry, ruleset: RuleSet, limits: Limits) -> _FileResult:
@@ -160,18 +169,18 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
     merge = _Merge()
     errors: list[str] = []
     entries: list[FileEntry] = []
-    for path, display in inputs:
-        for item in walk(path, display, excludes=options.excludes, use_ignore_files=options.use_ignore_files):
-            if isinstance(item, FileEntry):
-                entries.append(item)
-                if len(entries) % 1000 == 0:
-                    progress.walking(len(entries))
-            else:
-                merge.skipped.append(item)
-    progress.started(len(entries))
     jobs = options.jobs or default_jobs()
     complete = True
     try:
+        for path, display in inputs:
+            for item in walk(path, display, excludes=options.excludes, use_ignore_files=options.use_ignore_files):
+                if isinstance(item, FileEntry):
+                    entries.append(item)
+                    if len(entries) % 1000 == 0:
+                        progress.walking(len(entries))
+                else:
+                    merge.skipped.append(item)
+        progress.started(len(entries))
         if jobs <= 1 or len(entries) < _IN_PROCESS_BELOW:
             for entry in entries:
                 merge.add(_analyze_one(entry, ruleset, options.limits))
@@ -183,13 +192,19 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         docker = docker_phase.run(entries, ruleset, options.registry)
         merge.findings.extend(docker.findings)
         merge.skipped.extend(docker.skipped)
+        errors.extend(docker.errors)
+        complete = complete and not docker.errors
         if options.targets is not None:
             merge.findings.extend(check_targets(merge.artifacts, ruleset, options.targets))
             merge.targets.update(options.targets.describe())
         merge.findings = apply_inline(merge.findings, {e.display: (e.path, e.root) for e in entries})
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # SIGTERM and SIGHUP too (the command line turns them into this)
+        from armscan.python.deadline import expire_all
+
+        expire_all()  # requests still running in other threads end now, not at their timeout
         complete = False
-        errors.append("interrupted before every file was analyzed")
+        errors.append(f"interrupted{f' by {e}' if str(e) else ''} before every file was analyzed; "
+                      f"the results are partial")
     stats = Stats(
         files_seen=len(entries),
         files_analyzed=merge.files_analyzed,
@@ -234,27 +249,46 @@ def _finding_order(f: Finding) -> tuple[str, int, int, str]:
 def _run_pool(entries: list[FileEntry], ruleset: RuleSet, options: ScanOptions, jobs: int, merge: _Merge,
               progress: Progress, errors: list[str]) -> bool:
     complete = True
-    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context(), initializer=_init_worker,
-                                initargs=(ruleset, options.limits)) as pool:
-        futures = {pool.submit(_analyze_batch, batch): batch for batch in _batches(entries)}
+    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context(), initializer=_init_worker,
+                                  initargs=(ruleset, options.limits))
+    try:
+        # the workers start blocking the stop signals, until their initializer has set how they take them
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
-            for future in cf.as_completed(futures):
-                batch = futures[future]
-                try:
-                    results = future.result()
-                except Exception as e:  # a worker died (e.g. killed for memory): its files are unknown
-                    complete = False
-                    errors.append(f"a worker process failed: {type(e).__name__}: {e}")
-                    results = [
-                        _FileResult((), (), (Skipped(entry.display, SkipReason.ANALYSIS_FAILED,
-                                                     "the worker analyzing this file failed"),), False, 0)
-                        for entry in batch
-                    ]
-                for result in results:
-                    merge.add(result)
-                progress.advanced(len(batch))
-        except KeyboardInterrupt:
-            for future in futures:
-                future.cancel()
-            raise
+            futures = {pool.submit(_analyze_batch, batch): batch for batch in _batches(entries)}
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        for future in cf.as_completed(futures):
+            batch = futures[future]
+            try:
+                results = future.result()
+            except Exception as e:  # a worker died (e.g. killed for memory): its files are unknown
+                complete = False
+                errors.append(f"a worker process failed: {type(e).__name__}: {e}")
+                results = [
+                    _FileResult((), (), (Skipped(entry.display, SkipReason.ANALYSIS_FAILED,
+                                                 "the worker analyzing this file failed"),), False, 0)
+                    for entry in batch
+                ]
+            for result in results:
+                merge.add(result)
+            progress.advanced(len(batch))
+    except BaseException:
+        _stop_workers(pool)
+        raise
+    pool.shutdown()
     return complete
+
+
+def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
+    """End the workers now: running batches are abandoned, not waited for."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + 2
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join(1)

@@ -87,9 +87,9 @@ class IndexServer:
                 mode, _, rest = self.path.lstrip("/").partition("/")
                 if mode in ("redirect", "redirect-same"):
                     host = "localhost" if mode == "redirect" else "127.0.0.1"
-                    target = "simple" if mode == "redirect" else "auth"
+                    target = "" if mode == "redirect" else "auth/"
                     self.send_response(302)
-                    self.send_header("Location", f"http://{host}:{server.server.server_address[1]}/{target}/{rest}")
+                    self.send_header("Location", f"http://{host}:{server.server.server_address[1]}/{target}{rest}")
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return None
@@ -113,6 +113,9 @@ class IndexServer:
                 if not rest.startswith("simple/"):
                     return self._send(404, "text/plain", b"no")
                 project = str(canonicalize_name(rest[len("simple/"):].strip("/")))
+                if not project:  # the index root lists every project (PEP 503)
+                    links = "".join(f'<a href="{name}/">{name}</a>\n' for name in server.projects)
+                    return self._send(200, "text/html", f"<html><body>{links}</body></html>".encode())
                 files = server.projects.get(project)
                 if files is None:
                     return self._send(404, "text/plain", b"no such project")

@@ -16,6 +16,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from armscan.model import UNCHECKED
 from armscan.resources import schema_path
 from fixtures.images.build import GZIP_LAYER, OCI_CONFIG, OCI_MANIFEST, Layout, build_layout
 from tests.conftest import run_cli
@@ -324,7 +325,9 @@ def test_dockerfile_base_images_checked_on_the_registry(registry: Registry, tmp_
         ("ARM-IMG-BASE-NO-ARM64", 2, f"FROM {registry.host}/team/app:1.0: published for linux/amd64 only, not "
                                      f"linux/arm64. The nearest tag with linux/arm64 is {registry.host}/team/app:1.2.")]
     assert [(s["path"].rsplit("/", 1)[-1], s["reason"]) for s in doc["skipped"]] == [("Dockerfile:8", "index-error")]
-    assert done.returncode == 3  # the base image that could not be looked up is unknown
+    assert done.returncode == 3 and doc["complete"] is False  # a base image not checked is not "ready"
+    assert doc["errors"] == [f"base image {registry.host}/team/missing:1.0 could not be checked: "
+                             f"{registry.host}/team/missing:1.0: not found (HTTP 404)", UNCHECKED]
 
 
 @pytest.fixture(scope="module")

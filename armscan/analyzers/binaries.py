@@ -9,7 +9,7 @@ from typing import BinaryIO
 from armscan.analyzers.counterparts import Siblings, has_arm_counterpart, never_loaded_on_linux_arm64
 from armscan.analyzers.nodenative import module_note
 from armscan.analyzers.source import Hit, to_finding
-from armscan.binary import ar, elf, foreign, isa
+from armscan.binary import ar, elf, elfopen, foreign, isa
 from armscan.binary.headers import Header
 from armscan.model import X86_MACHINES, Artifact, Finding, IsaUse, Location, PortStatus, Slice
 from armscan.rules_engine.loader import RuleSet
@@ -25,11 +25,11 @@ def inspect(header: Header, fh: BinaryIO, size: int, display: str) -> Artifact:
         uses: tuple[IsaUse, ...] = ()
         notes: tuple[str, ...] = ()
         if header.kind in ("executable", "pie-executable", "shared-object"):
-            fh.seek(0)
-            details = elf.read_details(fh)
-            notes = (details.error,) if details.error else ()
+            stream, notes = elfopen.safe_stream(fh, size)
+            details = elf.read_details(stream)
+            notes += (details.error,) if details.error else ()
             if header.machines == ("aarch64",) and not details.error:
-                uses, isa_note = _isa(fh)
+                uses, isa_note = _isa(stream)
                 notes += isa_note
         return Artifact(
             path=display,
@@ -78,11 +78,18 @@ def inspect(header: Header, fh: BinaryIO, size: int, display: str) -> Artifact:
     )
 
 
+def header_only(header: Header, size: int, display: str, note: str) -> Artifact:
+    """The record of a binary classified from its first bytes alone (too large, or past a limit)."""
+    return Artifact(path=display, format="macho" if header.format == "macho-universal" else header.format,
+                    machines=header.machines, kind=header.kind, size=size, bits=header.bits,
+                    endianness=header.endianness, notes=(note,))
+
+
 def _isa(fh: BinaryIO) -> tuple[tuple[IsaUse, ...], tuple[str, ...]]:
     from elftools.common.exceptions import ELFError
 
     try:
-        return isa.scan(fh), ()
+        return isa.scan(fh)
     except (ELFError, ValueError, OSError, struct.error, OverflowError, IndexError, KeyError) as e:
         # a malformed binary: its extensions are unknown, which the note says; the rest of its record stands
         return (), (f"instruction scan failed: {type(e).__name__}: {e}",)
@@ -136,7 +143,7 @@ def findings_for(artifact: Artifact, ruleset: RuleSet, name: str, siblings: Sibl
         return []
     detail = _describe(artifact)
     state = PortStatus.UNPORTED
-    if siblings is not None and has_arm_counterpart(name, siblings):
+    if siblings is not None and has_arm_counterpart(name, siblings, binary=True):
         state = PortStatus.PORTED
     hit = Hit(line=0, column=0, end_column=None, snippet=detail, match=", ".join(artifact.machines), state=state,
               detail=detail)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable
 from functools import lru_cache
+
+from armscan.sources.confined import open_confined
 
 _SPLIT = re.compile(r"[^a-z0-9]+")
 _X86_TOKEN = re.compile(r"x8664|x86|x64|amd64|i[3-6]86|ia32|intel|sse\d*|ssse3|avx\w*|mmx|x86asm|nasm|yasm")
@@ -104,8 +107,9 @@ class Siblings:
         return tuple(result)
 
     def read_head(self, name: str, size: int = 4096) -> str:
+        """The start of a regular file in this folder (never a FIFO, nor through a link out of the folder)."""
         try:
-            with open(os.path.join(self.directory, name), "rb") as fh:
+            with open_confined(os.path.join(self.directory, name), os.path.realpath(self.directory)) as fh:
                 return fh.read(size).decode("utf-8", "replace")
         except OSError:
             return ""
@@ -123,18 +127,49 @@ def forget_listings() -> None:
     _list.cache_clear()
 
 
-def has_arm_counterpart(name: str, siblings: Siblings, *, require_x86_name: bool = True) -> bool:
+def is_aarch64_binary(path: str, region: str) -> bool:
+    """Whether the file at `path` is a binary for aarch64, read from its header. A link is followed only to a
+    file inside `region` (the folders a counterpart is looked for in); FIFOs and devices are not read."""
+    from armscan.binary.headers import HEAD_SIZE, HeaderError, classify
+
+    real, inside = os.path.realpath(path), os.path.realpath(region)
+    if not real.startswith(inside.rstrip(os.sep) + os.sep):
+        return False
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        header = classify(os.read(fd, HEAD_SIZE))
+    except (OSError, HeaderError):
+        return False
+    finally:
+        os.close(fd)
+    return header is not None and "aarch64" in header.machines
+
+
+def has_arm_counterpart(name: str, siblings: Siblings, *, require_x86_name: bool = True,
+                        binary: bool = False) -> bool:
     """True when a file named for ARM with the same base name sits beside this one.
 
     With require_x86_name (the default), only a file or folder named for x86 can have a counterpart,
-    so that a generic crc32.c is not taken as ported because crc32_neon.c exists.
+    so that a generic crc32.c is not taken as ported because crc32_neon.c exists. With `binary`, the
+    counterpart must be an aarch64 binary, not just a file of that name.
     """
+    parent = os.path.dirname(siblings.directory)
+
+    def usable(path: str) -> bool:
+        return not binary or is_aarch64_binary(path, parent)
+
     folder = os.path.basename(siblings.directory)
     if require_x86_name and not (is_x86_named(name) or is_x86_named(folder)):
         return False
     base = base_name(name)
     for other in siblings.names():
-        if other != name and is_arm_named(other) and base_name(other) == base:
+        if (other != name and is_arm_named(other) and base_name(other) == base
+                and usable(os.path.join(siblings.directory, other))):
             return True
     if is_x86_named(folder) or not require_x86_name:
         # linux-x64/ is not ported by darwin-arm64/ nor linux-arm/: a counterpart folder names the same OS, if the
@@ -144,6 +179,7 @@ def has_arm_counterpart(name: str, siblings: Siblings, *, require_x86_name: bool
             platform = platform_folder(f"{folder_name}/-")
             if (is_arm_named(folder_name) and _os_family(folder_name) == os_family
                     and (platform is None or platform[1] in _LINUX_ARM64_ARCHES)
-                    and any(base_name(n) == base for n in names)):
+                    and any(base_name(n) == base and usable(os.path.join(parent, folder_name, n))
+                            for n in names)):
                 return True
     return False

@@ -19,6 +19,8 @@ from armscan.binary.headers import EMPTY_ZIP_MAGIC, HEAD_SIZE, ZIP_MAGIC, Header
 from armscan.limits import ARCHIVE_SUFFIXES, Limits
 from armscan.model import Artifact, Finding, Skipped, SkipReason
 from armscan.rules_engine.loader import RuleSet
+from armscan.sources import zipdir
+from armscan.sources.archives import Nesting
 from armscan.sources.confined import RefusedFile, inside, open_confined, read_confined
 
 
@@ -31,6 +33,7 @@ class Collector:
         self.skipped: list[Skipped] = []
         self.source_scanned = False
         self.bytes_read = 0
+        self.nesting = Nesting()  # what the archives inside the current top-level file have cost
 
     def skip(self, path: str, reason: SkipReason, detail: str) -> None:
         self.skipped.append(Skipped(path=path, reason=reason, detail=detail))
@@ -67,11 +70,12 @@ def analyze_stream(
         siblings = Siblings(fs_path) if fs_path else None
         out.findings.extend(binaries.findings_for(artifact, ruleset, name, siblings))
         return
-    if head.startswith((ZIP_MAGIC, EMPTY_ZIP_MAGIC)) and name.lower().endswith(ARCHIVE_SUFFIXES):
+    if name.lower().endswith(ARCHIVE_SUFFIXES) and (
+            head.startswith((ZIP_MAGIC, EMPTY_ZIP_MAGIC)) or zipdir.is_zip(fh, size)):
         from armscan.sources.archives import scan_zip
 
         fh.seek(0)
-        scan_zip(fh, display, ruleset, limits, out, depth=depth)
+        scan_zip(fh, display, ruleset, limits, out, depth=depth, size=size)
         return
     if name in java.BUILD_FILES:
         if size > limits.max_text_size:

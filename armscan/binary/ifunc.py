@@ -9,6 +9,7 @@ are not, so a stripped static binary no longer gets the benefit of the doubt for
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -18,6 +19,7 @@ _R_AARCH64_IRELATIVE = 1032
 _MAX_RESOLVER = 96  # instructions
 _MAX_VARIANT = 16 * 1024  # bytes
 _MAX_RESOLVERS = 4096  # a static glibc binary has about a hundred; a hostile file is not decoded without end
+MAX_RELOCATIONS = 200_000  # read one by one with pyelftools; past this a hostile table would take minutes
 _IMMEDIATE = re.compile(r"#(-?0x[0-9a-f]+|-?\d+)")
 _CONDITIONAL = ("b.", "cbz", "cbnz", "tbz", "tbnz")
 
@@ -29,10 +31,24 @@ def resolvers(elf: Any) -> list[int]:
         section = elf.get_section_by_name(name)
         if section is None or not hasattr(section, "iter_relocations"):
             continue
-        for relocation in section.iter_relocations():
+        for relocation in itertools.islice(section.iter_relocations(), MAX_RELOCATIONS):
             if relocation["r_info_type"] == _R_AARCH64_IRELATIVE and relocation.is_RELA():
                 found.append(int(relocation["r_addend"]))
     return sorted(set(found))[:_MAX_RESOLVERS]
+
+
+def truncation_notes(elf: Any) -> tuple[str, ...]:
+    """Notes for symbol and relocation tables longer than the scan reads (runtime selection may be missed)."""
+    from armscan.binary.isa import MAX_SYMBOLS
+
+    notes = []
+    for name, limit in ((".dynsym", MAX_SYMBOLS), (".symtab", MAX_SYMBOLS), (".rela.iplt", MAX_RELOCATIONS),
+                        (".rela.plt", MAX_RELOCATIONS)):
+        section = elf.get_section_by_name(name)
+        entry = int(section["sh_entsize"]) if section is not None else 0
+        if entry and int(section["sh_size"]) // entry > limit:
+            notes.append(f"{name} has {int(section['sh_size']) // entry} entries: only the first {limit} were read")
+    return tuple(notes)
 
 
 def _immediates(operands: str) -> list[int]:

@@ -10,6 +10,7 @@ implementations at run time (IFUNC resolvers, getauxval/HWCAP checks) whose name
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -42,6 +43,7 @@ _SVE_CLUSTER = 8  # an SVE word counts when another sits within this many words:
 _VARIANT_NAME = re.compile(r"sve|a64fx|neoverse|dotprod|i8mm|bf16|_lse|lse_|fp16|asimd|_v8[._]?[2-9]|_v9"
                            r"|armv8[._]?[2-9]", re.IGNORECASE)
 MAX_CODE = 512 * 1024 * 1024
+MAX_SYMBOLS = 200_000  # read one by one with pyelftools: a large C++ library has some 100,000
 
 
 @lru_cache(maxsize=1)
@@ -55,8 +57,10 @@ def _guarded_functions() -> tuple[str, ...]:
 
 
 def _guarded_library(elf: Any) -> bool:
+    from armscan.binary.elf import dynamic_ends
+
     dynamic = elf.get_section_by_name(".dynamic")
-    if dynamic is None or not hasattr(dynamic, "iter_tags"):
+    if dynamic is None or not hasattr(dynamic, "iter_tags") or not dynamic_ends(elf, dynamic):
         return False
     names = {str(g) for g in _profile().get("guarded-libraries", [])}
     return any(tag.entry.d_tag == "DT_SONAME" and tag.soname in names for tag in dynamic.iter_tags())
@@ -69,13 +73,25 @@ class _Code:
 
 
 def _code_sections(elf: Any) -> list[_Code]:
-    found = []
-    for section in elf.iter_sections():
-        if section["sh_type"] != "SHT_PROGBITS" or not section["sh_flags"] & 0x4 or section["sh_size"] > MAX_CODE:
+    """Executable sections; without section headers, executable PT_LOAD segments. Each byte of the file is
+    read once: a section overlapping one already read (a hostile table repeating one range) is not."""
+    ranges: list[tuple[int, int, int]] = []  # file offset, size, address
+    if elf.num_sections():
+        ranges = [(int(s["sh_offset"]), int(s["sh_size"]), int(s["sh_addr"])) for s in elf.iter_sections()
+                  if s["sh_type"] == "SHT_PROGBITS" and s["sh_flags"] & 0x4]
+    else:
+        ranges = [(int(p["p_offset"]), int(p["p_filesz"]), int(p["p_vaddr"])) for p in elf.iter_segments()
+                  if p["p_type"] == "PT_LOAD" and p["p_flags"] & 0x1]
+    found: list[_Code] = []
+    taken: list[tuple[int, int]] = []
+    for offset, size, address in ranges:
+        if size > MAX_CODE or any(offset < end and start < offset + size for start, end in taken):
             continue
-        data = section.data()
+        taken.append((offset, offset + size))
+        elf.stream.seek(offset)
+        data = elf.stream.read(size)
         usable = len(data) - len(data) % 4
-        found.append(_Code(np.frombuffer(data[:usable], dtype="<u4"), int(section["sh_addr"])))
+        found.append(_Code(np.frombuffer(data[:usable], dtype="<u4"), address))
     return found
 
 
@@ -86,7 +102,7 @@ def _selects_at_run_time(elf: Any) -> str | None:
         table = elf.get_section_by_name(name)
         if table is None or not hasattr(table, "iter_symbols"):
             continue
-        for symbol in table.iter_symbols():
+        for symbol in itertools.islice(table.iter_symbols(), MAX_SYMBOLS):
             if symbol["st_info"]["type"] == "STT_GNU_IFUNC" or symbol.name in ("getauxval", "__getauxval"):
                 return "dynamic" if name == ".dynsym" else "static"
     if ifunc.resolvers(elf):  # IRELATIVE relocations: IFUNCs, even in a stripped static binary
@@ -94,17 +110,18 @@ def _selects_at_run_time(elf: Any) -> str | None:
     return None
 
 
-def scan(fh: BinaryIO) -> tuple[IsaUse, ...]:
-    """Extensions an AArch64 ELF uses. Raises the errors pyelftools raises on a malformed file."""
+def scan(fh: BinaryIO) -> tuple[tuple[IsaUse, ...], tuple[str, ...]]:
+    """Extensions an AArch64 ELF uses, and notes on what could not be looked at. Raises the errors pyelftools
+    raises on a malformed file."""
     from elftools.elf.elffile import ELFFile
 
     fh.seek(0)
     elf = ELFFile(fh)
     if elf["e_machine"] != "EM_AARCH64":
-        return ()
+        return (), ()
     sections = _code_sections(elf)
     if not sections:
-        return ()
+        return (), ("no executable code found: instruction-set extensions not checked",)
     functions = _Functions(elf)
     selection = _selects_at_run_time(elf)
     dispatching = selection is not None
@@ -143,8 +160,9 @@ def scan(fh: BinaryIO) -> tuple[IsaUse, ...]:
                     indexes, addresses, guarded = _without(sve2, indexes, addresses, guarded)
                     loose = np.flatnonzero(~guarded)
                 _tally(feature, len(indexes), len(loose), addresses[loose], functions, totals, firsts)
-    return tuple(IsaUse(f, counts[0], counts[1], *(firsts.get(f, (None, None))))
+    uses = tuple(IsaUse(f, counts[0], counts[1], *(firsts.get(f, (None, None))))
                  for f, counts in sorted(totals.items()) if counts[0])
+    return uses, ifunc.truncation_notes(elf)
 
 
 _CHUNK = 1 << 20  # words: 4 MB at a time stays in cache, several times faster than whole sections
@@ -418,7 +436,7 @@ def _function_symbols(elf: Any) -> list[tuple[int, int, str]]:
         data = table.data()
         symbols = np.frombuffer(data[: len(data) - len(data) % _SYMBOL.itemsize], dtype=_SYMBOL)
         kinds = symbols["info"] & 0xF
-        chosen = symbols[((kinds == _STT_FUNC) | (kinds == _STT_GNU_IFUNC)) & (symbols["value"] != 0)]
+        chosen = symbols[((kinds == _STT_FUNC) | (kinds == _STT_GNU_IFUNC)) & (symbols["value"] != 0)][:MAX_SYMBOLS]
         strings = elf.get_section(table["sh_link"]).data()
         found = []
         for offset, value, size in zip(chosen["name"].tolist(), chosen["value"].tolist(), chosen["size"].tolist(),

@@ -5,8 +5,11 @@ Each command lives in its own module; they are registered here, in the order `--
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -54,20 +57,46 @@ def list_rules() -> None:
 _TYPER_INTERRUPTED = 130
 
 
+_SIGNALLED: list[str] = []
+
+
+def _interrupted(signum: int, frame: FrameType | None) -> None:
+    _SIGNALLED.append(signal.Signals(signum).name)
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _leave(code: int) -> None:
+    """Exit; after a signal, at once: threads of the stopped worker pool may never finish, and must not hold
+    the process (the outputs are written and the streams flushed by then)."""
+    if not _SIGNALLED:
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
 def main() -> None:
+    # SIGTERM (a CI job cancelled) and SIGHUP (its terminal gone) end a scan as Ctrl-C does: workers stopped,
+    # partial results written, exit 3
+    for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(stop) is not signal.SIG_IGN:  # nohup's choice is kept
+            signal.signal(stop, _interrupted)
     try:
         app()
     except KeyboardInterrupt:
         print_error(Console(stderr=True), "interrupted")
-        sys.exit(EXIT_INCOMPLETE)
+        _leave(EXIT_INCOMPLETE)
     except SystemExit as e:
         if e.code == _TYPER_INTERRUPTED:  # typer turns a Ctrl-C outside the scan loop into exit 130
             print_error(Console(stderr=True), "interrupted")
-            sys.exit(EXIT_INCOMPLETE)
+            _leave(EXIT_INCOMPLETE)
+        if _SIGNALLED:
+            _leave(e.code if isinstance(e.code, int) else EXIT_INCOMPLETE)
         raise
     except Exception as e:  # a bug must not exit 1, which means "findings": it is "could not complete"
         if os.environ.get("ARMSCAN_DEBUG"):
             raise
         print_error(Console(stderr=True), f"internal error: {type(e).__name__}: {e} (set ARMSCAN_DEBUG=1 for "
                                           "the traceback)")
-        sys.exit(EXIT_INCOMPLETE)
+        _leave(EXIT_INCOMPLETE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -24,8 +25,10 @@ from armscan.config import Config, ConfigError
 from armscan.config import load as load_config
 from armscan.model import ScanResult, Severity
 from armscan.python.analyze import PythonOptions
-from armscan.python.http import redact
+from armscan.python.http import BadURL, check_url
+from armscan.python.pipconfig import pip_settings
 from armscan.reporters import json_report, terminal
+from armscan.reporters.escape import terminal as terminal_text
 from armscan.rules_engine.loader import RuleError, RuleSet, load_rules
 from armscan.scan import ScanOptions, scan_paths
 from armscan.targets import Targets
@@ -39,7 +42,7 @@ class UsageError(Exception):
 
 def print_error(console: Console, message: str) -> None:
     """One line, however long: CI logs and scripts read errors by line."""
-    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(terminal_text(message))}", highlight=False, soft_wrap=True)
 
 
 def print_version(value: bool) -> None:
@@ -49,9 +52,19 @@ def print_version(value: bool) -> None:
 
 
 
+class _PrintableRecords(logging.Filter):
+    """Log messages quote scanned names: made printable like every other line armscan writes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = terminal_text(record.getMessage()), None
+        return True
+
+
 def setup_logging(verbose: int, console: Console) -> None:
     logger = logging.getLogger("armscan")
-    logger.handlers[:] = [RichHandler(console=console, show_path=False)]
+    handler = RichHandler(console=console, show_path=False, markup=False)
+    handler.addFilter(_PrintableRecords())
+    logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
     logger.propagate = False
 
@@ -159,11 +172,15 @@ def python_options(index_url: str | None, extras: list[str], offline: bool, pyth
 
     if osv_url is not None and not audit:
         raise UsageError("--osv-url only applies with --audit")
-    if osv_url is not None and not osv_url.startswith(("http://", "https://")):
-        raise UsageError(f"--osv-url must start with http:// or https://, not {redact(osv_url)!r}")
-    for url in [index_url, *extras]:
-        if url is not None and not url.startswith(("http://", "https://", "file:")):
-            raise UsageError(f"index URL must start with http://, https:// or file:, not {redact(url)!r}")
+    if osv_url is not None:
+        usable_url(osv_url, "--osv-url", ("http", "https"))
+    usable_url(index_url, "--index-url (or index-url in the settings file)")
+    for url in extras:
+        usable_url(url, "--extra-index-url (or extra-index-url in the settings file)")
+    pip_index, pip_extras, pip_links = pip_settings()
+    usable_url(pip_index, "the index URL from PIP_INDEX_URL or pip's configuration")
+    for url in [*pip_extras, *(link for link in pip_links if "://" in link)]:
+        usable_url(url, "a URL from PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS or pip's configuration")
     return PythonOptions(
         index_url=index_url,
         extra_index_urls=tuple(extras),
@@ -180,14 +197,33 @@ def python_options(index_url: str | None, extras: list[str], offline: bool, pyth
     )
 
 
+_REGISTRY_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])"
+                            r"(?::[0-9]{1,5})?")
+
+
 def registry_settings(insecure: list[str] | None, timeout: float) -> object:
     from armscan.image.open import RegistrySettings
 
+    for host in insecure or ():
+        if not _REGISTRY_HOST.fullmatch(host):
+            raise UsageError("--insecure-registry (or insecure-registry in the settings file) takes a HOST[:PORT], "
+                             "without scheme, credentials or path")
     return RegistrySettings(insecure=frozenset(insecure or ()), timeout=timeout)
+
+
+def usable_url(url: str | None, what: str, schemes: tuple[str, ...] = ("http", "https", "file")) -> None:
+    """A usage error, naming the option and never echoing the URL (it may hold a password), for a bad URL."""
+    if url is None:
+        return
+    try:
+        check_url(url, schemes)
+    except BadURL as e:
+        raise UsageError(f"{what} is not a usable URL: {e}") from None
 
 
 def find_link(location: str) -> str:
     if "://" in location or location.startswith("file:"):
+        usable_url(location, "--find-links (or find-links in the settings file)")
         return location
     path = Path(location).expanduser()
     if not path.exists():

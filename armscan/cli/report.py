@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from armscan.cli.common import (
     EXIT_INCOMPLETE,
@@ -41,6 +42,7 @@ from armscan.cli_options import (
     Verbose,
 )
 from armscan.limits import Limits
+from armscan.reporters.escape import terminal
 from armscan.scan import ScanOptions, scan_paths
 
 
@@ -119,7 +121,7 @@ def baseline_create(
                                             registry=None if offline else registry_settings(None, 30.0)))
         write_output(str(output), create_baseline(result))
         counted = sum(1 for f in result.findings if not (f.suppressed or "").startswith("inline"))
-        Console(stderr=True).print(f"wrote {output}: {counted} findings", highlight=False)
+        Console(stderr=True).print(Text(terminal(f"wrote {output}: {counted} findings")), soft_wrap=True)
         code = EXIT_OK if result.complete else EXIT_INCOMPLETE
         for error in result.errors:
             print_error(stderr, error)

@@ -24,6 +24,7 @@ MAX_DOCKERFILE = 1024 * 1024
 class DockerResult:
     findings: list[Finding] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # base images the registry did not answer for: incomplete
 
 
 def is_dockerfile(name: str) -> bool:
@@ -76,8 +77,10 @@ def _check_bases(bases: list[tuple[str, BaseImage]], ruleset: RuleSet, registry:
         answer = answers[base.reference]
         where = f"{display}:{base.line}"
         if isinstance(answer, Exception):
-            result.skipped.append(Skipped(where, SkipReason.INDEX_ERROR,
-                                          f"base image {base.reference} could not be checked: {answer}"))
+            reason = f"base image {base.reference} could not be checked: {answer}"
+            result.skipped.append(Skipped(where, SkipReason.INDEX_ERROR, reason))
+            if reason not in result.errors:
+                result.errors.append(reason)
             continue
         platforms, suggestion = answer
         if "linux/arm64" in platforms:

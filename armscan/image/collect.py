@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
+import tempfile
 import zlib
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -132,17 +134,28 @@ def _visit(item: LayerFile, display: str, kept: dict[str, bytes], out: Collector
         out.artifacts.append(artifact)
         return
     name = item.path.rsplit("/", 1)[-1].lower()
-    if head.startswith((ZIP_MAGIC, EMPTY_ZIP_MAGIC)) and name.endswith(ARCHIVE_SUFFIXES):
+    # a JAR may have a launch script in front (Spring Boot's executable JARs): found by its end record
+    if name.endswith(ARCHIVE_SUFFIXES) and head.startswith((ZIP_MAGIC, EMPTY_ZIP_MAGIC, b"#!")):
         if item.size > limits.max_member_size:
             out.skip(display, SkipReason.TOO_LARGE, f"archive of {item.size} bytes is over the limit")
             return
+        from armscan.sources import zipdir
         from armscan.sources.archives import scan_zip
 
-        whole = _read_whole(head, item)
-        try:
-            scan_zip(whole, display, ruleset, limits, out, depth=0)
-        finally:
-            whole.close()
+        with _spooled(head, item) as spool:
+            if head.startswith(b"#!") and not zipdir.is_zip(spool, item.size):  # type: ignore[arg-type]
+                return
+            scan_zip(spool, display, ruleset, limits, out, depth=0, size=item.size)  # type: ignore[arg-type]
+
+
+def _spooled(head: bytes, item: LayerFile) -> tempfile.SpooledTemporaryFile[bytes]:
+    """The whole member, in memory up to 16 MiB, else in an unnamed temporary file: an archive is read at
+    random, and a large one (hundreds of MB of stored JARs in a small layer) must not sit in memory."""
+    spool = tempfile.SpooledTemporaryFile(max_size=16 * MiB)  # noqa: SIM115 - the caller closes it
+    spool.write(head)
+    shutil.copyfileobj(item.stream, spool, MiB)
+    spool.seek(0)
+    return spool
 
 
 class _BufferStream(io.RawIOBase):

@@ -13,7 +13,7 @@ import io
 import posixpath
 import tarfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -81,23 +81,36 @@ class _Inflate(io.RawIOBase):
         self.pending = b""
         self.out = memoryview(b"")
         self.position = 0
+        self.fed = 0  # compressed bytes read from raw
 
     def readable(self) -> bool:
         return True
 
+    def consumed(self) -> int:
+        """Compressed bytes inflated so far (read, less what waits to be)."""
+        waiting = len(self.pending) + (len(self.inflater.unused_data) if self.inflater.eof else 0)
+        return self.fed - waiting
+
+    def _read_raw(self) -> bytes:
+        data: bytes = self.raw.read(1 << 18)
+        self.fed += len(data)
+        return data
+
     def _refill(self) -> bool:
         while True:
             if self.inflater.eof:
-                leftover = self.inflater.unused_data + self.pending
+                # everything after the member is in unused_data; unconsumed_tail can still hold a stale copy
+                # of it (when the output limit and the member's end coincide), which must not be read twice
+                leftover = self.inflater.unused_data
                 self.pending = b""
                 while not leftover.strip(b"\0"):  # nothing, or padding, after the last member
-                    leftover = self.raw.read(1 << 18)
+                    leftover = self._read_raw()
                     if not leftover:
                         return False
                 self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
                 self.pending = leftover
             if not self.pending:
-                self.pending = self.raw.read(1 << 18)
+                self.pending = self._read_raw()
                 if not self.pending:
                     raise EOFError("compressed layer ended before the end of its gzip stream")
             data = self.inflater.decompress(self.pending, 1 << 20)
@@ -115,20 +128,49 @@ class _Inflate(io.RawIOBase):
         return count
 
 
-def _decompressed(reader: Any) -> Any:
+# A real layer expands a few times. Only a stream of nearly nothing but zeros gets past 1000:1 (gzip's ceiling is
+# 1032:1; zstd reaches 32,000:1, a gigabyte in 32 KB), and inflating it costs some 5 s a GiB: a bomb.
+MAX_LAYER_RATIO = 1000
+RATIO_CHECKED_AFTER = 256 << 20  # uncompressed bytes
+
+
+class _Bounded:
+    """The uncompressed layer, refused (LayerError) once it has expanded past MAX_LAYER_RATIO times the
+    compressed bytes `consumed()` says were used, after the first RATIO_CHECKED_AFTER bytes."""
+
+    def __init__(self, stream: Any, consumed: Callable[[], int]) -> None:
+        self.stream = stream
+        self.consumed = consumed
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.stream.read(size)
+        self.count += len(data)
+        if self.count > RATIO_CHECKED_AFTER:
+            used = max(self.consumed(), 1)
+            if self.count > MAX_LAYER_RATIO * used:
+                raise LayerError(f"decompression bomb: {self.count} bytes out of {used} compressed "
+                                 f"(over {MAX_LAYER_RATIO}:1)")
+        return data
+
+
+def _decompressed(reader: Any, compressed: _VerifyingReader) -> Any:
     head = reader.peek(4)[:4]
     if head.startswith(_GZIP_MAGIC):
-        return io.BufferedReader(_Inflate(reader), buffer_size=1 << 20)
+        inflate = _Inflate(reader)
+        return _Bounded(io.BufferedReader(inflate, buffer_size=1 << 20), inflate.consumed)
     if head.startswith(_ZSTD_MAGIC):
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(reader, read_across_frames=True)
+        stream = zstandard.ZstdDecompressor().stream_reader(reader, read_across_frames=True)
+        return _Bounded(stream, lambda: compressed.count)  # counts its read-ahead: 32,000:1 leaves room
     return reader
 
 
 def clean_path(name: str) -> str | None:
-    """The path inside the image, or None when the entry tries to leave the root (`..`)."""
-    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    """The path inside the image, or None when the entry tries to leave the root (`..`). Only `/` separates:
+    a backslash is part of a name (`usr\\local\\.wh.bin` is one odd file, and no whiteout)."""
+    parts = [p for p in name.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
         return None
     return "/".join(parts)
@@ -176,8 +218,8 @@ def read_layer(blob: BinaryIO, digest: str | None, size: int | None, hidden: Hid
     opaque: set[str] = set()
     seen: set[str] = set()
     try:
-        stream = _decompressed(buffered)
-        with tarfile.open(fileobj=stream, mode="r|") as archive:
+        stream = _decompressed(buffered, reader)
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 20) as archive:
             for member in archive:
                 stats.entries += 1
                 path = clean_path(member.name)
@@ -199,7 +241,7 @@ def read_layer(blob: BinaryIO, digest: str | None, size: int | None, hidden: Hid
                     if extracted is not None:
                         yield LayerFile(path, member.size, member.mode, extracted)  # type: ignore[arg-type]
         reader.finish()
-    except DigestMismatch:
+    except (DigestMismatch, LayerError):
         raise
     except (tarfile.TarError, EOFError, OSError, zlib.error, ValueError) as e:
         raise LayerError(f"{type(e).__name__}: {e}") from e

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,11 +28,33 @@ from armscan.image.manifest import (
 )
 
 TAG_ANNOTATION = "org.opencontainers.image.ref.name"
-MAX_ARCHIVE_MEMBERS = 100_000
+MAX_ARCHIVE_MEMBERS = 10_000  # `docker save` writes a handful per layer, and an image has at most 127 layers
 
 
 class SourceError(Exception):
     """The image cannot be read at all (missing, not an image, unreachable)."""
+
+
+def open_regular_file(path: str, inside: str | None = None) -> BinaryIO:
+    """Open a regular file for reading: never a FIFO or device (which would block or never end) and, with
+    `inside`, never a file a link leads to outside that folder. Checked on the open file (fstat)."""
+    real = os.path.realpath(path)
+    if inside is not None:
+        root = os.path.realpath(inside)
+        if os.path.commonpath([root, real]) != root:
+            raise OSError(f"links out of the {os.path.basename(root) or root} folder")
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(real, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                    else "a folder" if stat.S_ISDIR(mode) else "a socket" if stat.S_ISSOCK(mode) else "special")
+            raise OSError(f"not a regular file: {kind}")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _check_digest(body: bytes, digest: str) -> bytes:
@@ -53,9 +76,12 @@ class OciLayout:
         if not (self.folder / "index.json").is_file():
             raise SourceError(f"{folder}: not an OCI image layout (no index.json)")
 
+    def _open(self, relative: Path) -> BinaryIO:
+        return open_regular_file(str(self.folder / relative), str(self.folder))
+
     def _read(self, relative: Path, limit: int) -> bytes:
         try:
-            with (self.folder / relative).open("rb") as fh:
+            with self._open(relative) as fh:
                 data = fh.read(limit + 1)
         except OSError as e:
             raise SourceError(f"{self.label}: cannot read {relative}: {e.strerror or e}") from e
@@ -80,11 +106,11 @@ class OciLayout:
     @contextmanager
     def blob(self, descriptor: Descriptor) -> Iterator[BinaryIO]:
         algorithm, _, hexdigest = descriptor.digest.partition(":")
-        path = self.folder / "blobs" / algorithm / hexdigest
         try:
-            fh = path.open("rb")
+            fh = self._open(Path("blobs") / algorithm / hexdigest)
         except OSError as e:
-            raise SourceError(f"{self.label}: layer {descriptor.digest[:19]}... missing: {e.strerror or e}") from e
+            what = "missing" if isinstance(e, FileNotFoundError) else "unreadable"
+            raise SourceError(f"{self.label}: layer {descriptor.digest[:19]}... {what}: {e.strerror or e}") from e
         with fh:
             yield fh
 
@@ -102,12 +128,16 @@ class DockerArchive:
     def __init__(self, path: str, label: str, fileobj: BinaryIO | None = None) -> None:
         self.label = label
         try:
-            self.tar = tarfile.open(path if fileobj is None else None, "r:*", fileobj=fileobj)  # noqa: SIM115
-            members = self.tar.getmembers()
+            if fileobj is None:
+                fileobj = open_regular_file(path)  # a FIFO would block the open, /dev/zero never end
+            self.tar = tarfile.open(None, "r:*", fileobj=fileobj)  # noqa: SIM115
+            members = []
+            for member in self.tar:  # one at a time: getmembers() would hold millions before they are counted
+                members.append(member)
+                if len(members) > MAX_ARCHIVE_MEMBERS:
+                    raise SourceError(f"{path}: over {MAX_ARCHIVE_MEMBERS} members; not a docker save archive")
         except (OSError, tarfile.TarError, EOFError) as e:
-            raise SourceError(f"{path}: not a readable docker-archive: {e}") from e
-        if len(members) > MAX_ARCHIVE_MEMBERS:
-            raise SourceError(f"{path}: over {MAX_ARCHIVE_MEMBERS} members; not a docker save archive")
+            raise SourceError(f"{path}: not a readable docker-archive: {getattr(e, 'strerror', None) or e}") from e
         self.members = {m.name.lstrip("./"): m for m in members if m.isfile()}
         try:
             manifest = json.loads(self._member("manifest.json", 4 * 1024 * 1024))
@@ -115,7 +145,7 @@ class DockerArchive:
             self.config_path = str(entry["Config"])
             self.layer_paths = [str(p) for p in entry["Layers"]]
             self.repo_tags = [str(t) for t in entry.get("RepoTags") or []]
-        except (ValueError, KeyError, IndexError, TypeError) as e:
+        except (ValueError, KeyError, IndexError, TypeError, RecursionError, ManifestError) as e:
             raise SourceError(f"{path}: manifest.json is not a docker save manifest: {e}") from e
 
     def _member(self, name: str, limit: int) -> bytes:

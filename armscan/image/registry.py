@@ -26,7 +26,8 @@ from typing import Any, BinaryIO
 from armscan import __version__
 from armscan.image.manifest import ACCEPT, MAX_DOCUMENT, Descriptor, ManifestError
 from armscan.image.reference import DOCKER_HUB, RegistryRef
-from armscan.python.http import SafeRedirectHandler
+from armscan.python import deadline
+from armscan.python.http import NETWORK_ERRORS, SafeRedirectHandler, is_protocol_error
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,6 @@ class RegistryClient:
         self.retries = retries
         self.creds = creds if creds is not None else docker_config_credentials(ref.registry)
         self._auth: str | None = None  # Authorization header that worked last
-        self._opener = urllib.request.build_opener(SafeRedirectHandler)
 
     def with_tag(self, tag: str) -> RegistryClient:
         other = RegistryClient(self.ref.with_tag(tag), creds=self.creds, insecure=self.scheme == "http",
@@ -103,17 +103,33 @@ class RegistryClient:
     def _url(self, path: str, repository: str | None = None) -> str:
         return f"{self.scheme}://{self.ref.registry}/v2/{repository or self.ref.repository}/{path}"
 
-    def _open(self, url: str, accept: str) -> Any:
-        """GET with retries and one round of authentication; returns the open response."""
+    @contextmanager
+    def _request(self, url: str, accept: str, *, each_read: bool = False) -> Iterator[Any]:
+        """The open response to a GET, all of it (connect, headers, body) within the timeout; with `each_read`,
+        the headers within it and then each read (a layer download takes long, but no read may stall)."""
+        reply, limit = self._open(url, accept)
+        try:
+            yield _Bounded(reply, limit, self.label, self.ref.registry, restart=each_read)
+        finally:
+            reply.close()
+            limit.stop()
+
+    def _open(self, url: str, accept: str) -> tuple[Any, deadline.Deadline]:
+        """GET with retries and one round of authentication: the open response, and the deadline it is under.
+
+        Each attempt has the whole timeout; one that ran out of it is not tried again."""
         last = "no attempt"
         authenticated = False
         for attempt in range(self.retries + 2):
             headers = {"Accept": accept, "User-Agent": f"armscan/{__version__}"}
             if self._auth:
                 headers["Authorization"] = self._auth
+            limit = deadline.Deadline(self.timeout).__enter__()
+            opener = deadline.opener(limit, SafeRedirectHandler())
             try:
-                return self._opener.open(urllib.request.Request(url, headers=headers), timeout=self.timeout)
+                return opener.open(urllib.request.Request(url, headers=headers), timeout=self.timeout), limit
             except urllib.error.HTTPError as e:
+                limit.stop()
                 if e.code == 401 and not authenticated:
                     authenticated = True
                     self._auth = self._authenticate(e.headers.get("WWW-Authenticate", ""))
@@ -127,9 +143,14 @@ class RegistryClient:
                 last = f"HTTP {e.code}"
                 if e.code not in _RETRY:
                     break
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
+            except NETWORK_ERRORS as e:
+                limit.stop()
+                if limit.expired or isinstance(e, TimeoutError):
+                    raise _timed_out(self.label, self.ref.registry, self.timeout) from None
                 reason = getattr(e, "reason", e)
-                last = f"{type(reason).__name__}: {reason}"
+                last = f"{type(reason).__name__}: {_short(str(reason))}"
+                if is_protocol_error(e):
+                    break
             if attempt < self.retries:
                 time.sleep(0.5 * 2 ** attempt)
         raise RegistryError(f"{self.label}: registry {self.ref.registry} unreachable or failing ({last})")
@@ -154,9 +175,10 @@ class RegistryClient:
             headers["Authorization"] = basic
         request = urllib.request.Request(f"{realm}?{urllib.parse.urlencode(query)}", headers=headers)
         try:
-            with self._opener.open(request, timeout=self.timeout) as reply:
+            with deadline.Deadline(self.timeout) as limit, deadline.opener(limit, SafeRedirectHandler()).open(
+                    request, timeout=self.timeout) as reply:
                 data = json.loads(reply.read(1024 * 1024))
-        except (urllib.error.URLError, TimeoutError, OSError, ValueError) as e:
+        except (*NETWORK_ERRORS, RecursionError) as e:
             code = getattr(e, "code", None)
             raise RegistryError(f"{self.label}: the token service refused access"
                                 + (f" (HTTP {code})" if code else "")) from None
@@ -164,7 +186,7 @@ class RegistryClient:
         return f"Bearer {token}" if token else None
 
     def _document(self, reference: str) -> tuple[bytes, str]:
-        with self._open(self._url(f"manifests/{reference}"), ACCEPT) as reply:
+        with self._request(self._url(f"manifests/{reference}"), ACCEPT) as reply:
             body = reply.read(MAX_DOCUMENT + 1)
             media_type = reply.headers.get("Content-Type", "").split(";")[0].strip()
         if len(body) > MAX_DOCUMENT:
@@ -193,20 +215,61 @@ class RegistryClient:
 
     @contextmanager
     def blob(self, descriptor: Descriptor) -> Iterator[BinaryIO]:
-        with self._open(self._url(f"blobs/{descriptor.digest}"), "*/*") as reply:
+        with self._request(self._url(f"blobs/{descriptor.digest}"), "*/*", each_read=True) as reply:
             yield reply
 
     def tags(self) -> list[str]:
         found: list[str] = []
         url: str | None = self._url("tags/list?n=1000")
         while url and len(found) < MAX_TAGS:
-            with self._open(url, "application/json") as reply:
+            with self._request(url, "application/json") as reply:
                 try:
                     data = json.loads(reply.read(MAX_DOCUMENT))
-                except ValueError as e:
+                except (ValueError, RecursionError) as e:
                     raise RegistryError(f"{self.label}: the tag list is not JSON") from e
                 link = reply.headers.get("Link", "")
+            if not isinstance(data, dict) or not isinstance(data.get("tags") or [], list):
+                raise RegistryError(f"{self.label}: the tag list is not a JSON object with a list of tags")
             found.extend(str(t) for t in (data.get("tags") or []) if isinstance(t, str))
             match = re.search(r"<([^>]+)>", link)
             url = urllib.parse.urljoin(url, match.group(1)) if match else None
         return found
+
+
+class _Bounded:
+    """A response whose reads end with a RegistryError when the deadline passes; with `restart`, each read gets
+    the whole timeout again (a layer download takes long, but no single read may stall)."""
+
+    def __init__(self, reply: Any, limit: deadline.Deadline, label: str, registry: str, *, restart: bool) -> None:
+        self._registry = registry
+        self._reply = reply
+        self._limit = limit
+        self._label = label
+        self._restart = restart
+        self.headers = reply.headers
+
+    def read(self, size: int = -1) -> bytes:
+        if self._restart:
+            self._limit.restart()
+        try:
+            data: bytes = self._reply.read(size)
+        except NETWORK_ERRORS as e:
+            if self._limit.expired or isinstance(e, TimeoutError):
+                raise _timed_out(self._label, self._registry, self._limit.seconds) from None
+            raise RegistryError(f"{self._label}: the download failed ({type(e).__name__})") from None
+        if self._limit.expired:
+            raise _timed_out(self._label, self._registry, self._limit.seconds)
+        return data
+
+    def close(self) -> None:
+        self._reply.close()
+
+
+def _timed_out(label: str, registry: str, seconds: float) -> RegistryError:
+    return RegistryError(f"{label}: registry {registry} unreachable or failing (no complete answer within "
+                         f"{seconds:g} s)")
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 120 else text[:117] + "..."

@@ -19,7 +19,7 @@ from armscan.model import Finding, PackageRecord, Skipped, SkipReason
 from armscan.python.advice import chain_text, describe, record
 from armscan.python.audit import DEFAULT_OSV_URL, Auditor
 from armscan.python.environment import Environment
-from armscan.python.http import Cache, Fetcher
+from armscan.python.http import BadURL, Cache, Fetcher, check_url
 from armscan.python.index import FindLinksClient, IndexClient
 from armscan.python.lockfiles import is_lockfile, read_lockfile
 from armscan.python.pipconfig import Sources, choose_sources
@@ -92,6 +92,22 @@ def _marker_applies(requirement: Requirement, env: dict[str, str]) -> bool:
         return True
 
 
+def _bad_index_option(requirements: RequirementSet) -> str | None:
+    """Why an index option of a requirement file (-i, --extra-index-url, -f) cannot be used; the URL itself
+    is never repeated, as it may hold a password."""
+    urls = [("-i/--index-url", requirements.index_url)]
+    urls += [("--extra-index-url", url) for url in requirements.extra_index_urls]
+    urls += [("-f/--find-links", link) for link in requirements.find_links if "://" in link]
+    for option, url in urls:
+        if url is None:
+            continue
+        try:
+            check_url(url)
+        except BadURL as e:
+            return f"its {option} URL is not usable: {e}"
+    return None
+
+
 class PythonAnalyzer:
     def __init__(self, ruleset: RuleSet, options: PythonOptions) -> None:
         self.ruleset = ruleset
@@ -136,6 +152,12 @@ class PythonAnalyzer:
                 requirements = read_requirements_file(path, display, root=root)
             result.skipped.extend(requirements.skipped)
             if not requirements.requirements:
+                continue
+            problem = _bad_index_option(requirements)
+            if problem:
+                reason = f"{problem}; its {len(requirements.requirements)} requirement(s) were not checked"
+                result.skipped.append(Skipped(display, SkipReason.MALFORMED, reason))
+                result.errors.append(f"{display}: {reason}")
                 continue
             self._analyze_set(requirements, result, seen)
         return result

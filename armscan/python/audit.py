@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from packaging.version import Version
 
@@ -64,13 +66,27 @@ class Auditor:
         if self._service is None:
             self._service = OsvService(cache_dir=self.http_cache_dir, timeout=max(1, round(self.timeout)),
                                        osv_url=self.osv_url)
-        assert isinstance(self._service, OsvService)
-        try:
-            _spec, results = self._service.query(ResolvedDependency(name=name, version=version))
-        except Exception as e:  # pip-audit raises its own errors, requests', and JSON errors alike
-            logger.info("OSV query for %s %s failed: %s", name, version, e)
-            raise AuditUnavailable(f"OSV could not be asked ({type(e).__name__})") from e
-        return tuple(sorted(result.id for result in results))
+        service = self._service
+        assert isinstance(service, OsvService)
+        answer: list[Any] = []
+
+        def ask() -> None:
+            try:
+                answer.append(service.query(ResolvedDependency(name=name, version=version))[1])
+            except Exception as e:  # pip-audit raises its own errors, requests', and JSON errors alike
+                answer.append(e)
+
+        # requests' timeout bounds each read, not the answer: a server that drips it is given up on here (the
+        # thread is left to end with its connection)
+        asking = threading.Thread(target=ask, name="armscan-osv", daemon=True)
+        asking.start()
+        asking.join(self.timeout)
+        if not answer:
+            raise AuditUnavailable(f"OSV gave no complete answer within {self.timeout:g} s")
+        if isinstance(answer[0], Exception):
+            logger.info("OSV query for %s %s failed: %s", name, version, answer[0])
+            raise AuditUnavailable(f"OSV could not be asked ({type(answer[0]).__name__})") from answer[0]
+        return tuple(sorted(result.id for result in answer[0]))
 
 
 def audit_upgrade(verdict: Verdict, later_releases: Callable[[Version], list[Version]], auditor: Auditor,

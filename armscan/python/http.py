@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import http.client
 import json
 import logging
 import netrc
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from armscan import __version__
+from armscan.python import deadline
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +41,63 @@ class Response:
     body: bytes
 
 
+class BadURL(ValueError):
+    """A URL that cannot be used; the message never holds what could be a credential."""
+
+
 def redact(url: str) -> str:
-    """A URL with any user:password removed, for messages and cache keys."""
-    parts = urllib.parse.urlsplit(url)
+    """A URL with any user:password removed, for messages and cache keys; only the scheme of a malformed one."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return f"{url.partition(':')[0][:10]}://(malformed)"
+    if "@" not in parts.netloc and "@" in url.partition("://")[2]:
+        return f"{parts.scheme[:10]}://(malformed)"  # a password's unencoded '/' ended the host early
     if parts.username is None and parts.password is None:
         return url
     host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    if port:
+        host = f"{host}:{port}"
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def check_url(url: str, schemes: tuple[str, ...] = ("http", "https", "file")) -> str:
+    """The URL if armscan can use it, else BadURL saying why without echoing it (it may hold a password)."""
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise BadURL("it holds spaces or control characters")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        raise BadURL("malformed host or port; a '/', '?', '#' or '@' in a user name or password must be "
+                     "percent-encoded") from None
+    if parts.scheme not in schemes:
+        raise BadURL(f"it must start with {', '.join(s + ':' for s in schemes)} not {parts.scheme or 'no scheme'}")
+    if parts.scheme != "file" and not parts.hostname:
+        raise BadURL("it names no host")
+    if "@" not in parts.netloc and "@" in url.partition("://")[2]:
+        # 'http://user:12/secret@host/': a password with an unencoded '/', '?' or '#' ends the host early
+        raise BadURL("an '@' after the host; a '/', '?' or '#' in a password must be percent-encoded")
+    return url
+
+
+def link_allowed(link: str, root_url: str) -> bool:
+    """Whether a link on an index page may be followed: http(s) from a remote index, and from a file: index
+    only files inside its folder, so that an index can never make armscan read another file of this machine."""
+    scheme = urllib.parse.urlsplit(link).scheme.lower()
+    if scheme != "file" or urllib.parse.urlsplit(root_url).scheme.lower() != "file":
+        return scheme in ("http", "https")
+    root = _local_path(root_url)
+    folder = root if root_url.endswith("/") or root.is_dir() else root.parent
+    try:
+        return _local_path(link).resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+def _local_path(url: str) -> Path:
+    return Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
 
 
 def _basic(user: str, password: str) -> str:
@@ -87,18 +137,32 @@ class SafeRedirectHandler(urllib.request.HTTPRedirectHandler):
             new.remove_header("Authorization")
         return new
 
+    def http_error_302(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                       headers: Any) -> Any:
+        target = headers.get("location") or headers.get("uri") or ""
+        if urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, target)).scheme not in ("http", "https"):
+            raise urllib.error.HTTPError(req.full_url, code, "redirect to a non-HTTP URL refused", headers, fp)
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
 
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urllib.parse.urlsplit(url)
-    return parts.scheme, (parts.hostname or "").lower(), parts.port
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.scheme, (parts.hostname or "").lower(), port
 
 
-_OPENER = urllib.request.build_opener(SafeRedirectHandler)
+# What a broken or hostile server makes the HTTP stack raise: bad status lines, over 100 headers, resets
+NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, OSError, ValueError)
 
 
 def _read_local(url: str, max_bytes: int) -> Response:
     """A file:// index, as pip reads one: a folder stands for its index.html."""
-    path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+    path = _local_path(url)
     if path.is_dir():
         path = path / "index.html"
     try:
@@ -157,6 +221,8 @@ class Fetcher:
     offline: bool = False
 
     def get(self, url: str, accept: str = "*/*") -> Response:
+        if url.startswith("file:"):  # a local file is read, offline too, and never copied into the cache
+            return _read_local(url, self.max_bytes)
         if self.cache is not None:
             cached = self.cache.get(url, accept, any_age=self.offline)
             if cached is not None:
@@ -168,9 +234,20 @@ class Fetcher:
             self.cache.put(url, accept, response)
         return response
 
-    def _fetch(self, url: str, accept: str) -> Response:
+    def exists(self, url: str) -> bool:
+        """Whether the server has anything at this URL (the body is not read); raises FetchError."""
         if url.startswith("file:"):
-            return _read_local(url, self.max_bytes)
+            return _local_path(url).exists()
+        try:
+            self._fetch(url, "*/*", max_bytes=0)
+        except NotFound:
+            return False
+        return True
+
+    def _fetch(self, url: str, accept: str, max_bytes: int | None = None) -> Response:
+        limit = self.max_bytes if max_bytes is None else max_bytes
+        if url.startswith("file:"):
+            return _read_local(url, limit)
         clean, auth = _authorization(url)
         headers = {"Accept": accept, "User-Agent": f"armscan/{__version__}"}
         if auth:
@@ -180,11 +257,15 @@ class Fetcher:
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             request = urllib.request.Request(clean, headers=headers)
+            limit_timer = deadline.Deadline(self.timeout)
             try:
-                with _OPENER.open(request, timeout=self.timeout) as reply:
-                    body = reply.read(self.max_bytes + 1)
-                    if len(body) > self.max_bytes:
-                        raise FetchError(f"{clean}: response larger than {self.max_bytes} bytes")
+                with limit_timer, deadline.opener(limit_timer, SafeRedirectHandler()).open(
+                        request, timeout=self.timeout) as reply:
+                    body = reply.read(limit + 1) if limit else b""
+                    if limit_timer.expired:
+                        raise TimeoutError
+                    if len(body) > limit:
+                        raise FetchError(f"{clean}: response larger than {limit} bytes")
                     return Response(url=redact(reply.geturl()), content_type=reply.headers.get("Content-Type", ""),
                                     body=body)
             except urllib.error.HTTPError as e:
@@ -195,7 +276,23 @@ class Fetcher:
                 last_error = f"HTTP {e.code}"
                 if e.code not in RETRY_STATUSES:
                     break
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
+            except NETWORK_ERRORS as e:
+                if limit_timer.expired or isinstance(e, TimeoutError):
+                    # a server that drips its answer is not having a passing hiccup: no retry
+                    raise FetchError(f"{clean}: no complete answer within {self.timeout:g} s") from None
                 reason = getattr(e, "reason", e)
-                last_error = f"{type(reason).__name__}: {reason}"
+                last_error = f"{type(reason).__name__}: {_short(reason)}"
+                if is_protocol_error(e):
+                    raise FetchError(f"{clean}: not a valid HTTP answer ({last_error})") from None
         raise FetchError(f"{clean}: {last_error} after {self.retries + 1} attempts")
+
+
+def is_protocol_error(error: BaseException) -> bool:
+    """A server that breaks HTTP (a bad status line, over 100 headers) does so again: not worth a retry."""
+    return isinstance(error, http.client.HTTPException) and not isinstance(error, ConnectionError)
+
+
+def _short(reason: object) -> str:
+    """An exception's text, cut short: http.client puts what the server sent into some of them."""
+    text = " ".join(str(reason).split())
+    return text if len(text) <= 120 else text[:117] + "..."

@@ -23,7 +23,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion
 
-from armscan.python.http import Fetcher, FetchError, NotFound, redact
+from armscan.python.http import Fetcher, FetchError, NotFound, link_allowed, redact
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,8 @@ def _split_hash(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     return base, ()
 
 
-def parse_html(body: bytes, page_url: str, index: str) -> list[DistFile]:
+def parse_html(body: bytes, page_url: str, index: str, root: str | None = None) -> list[DistFile]:
+    """The files a PEP 503 page links to; `root` is the index's URL (the page's by default)."""
     parser = _LinkParser()
     parser.feed(body.decode("utf-8", "replace"))
     if not parser.links and not parser.saw_html:
@@ -98,7 +99,7 @@ def parse_html(body: bytes, page_url: str, index: str) -> list[DistFile]:
         href = attrs.get("href")
         if not href:
             continue
-        url, hashes = _split_hash(urllib.parse.urljoin(page_url, href))
+        url, hashes = _split_hash(_follow(page_url, href, root or page_url))
         filename = text or urllib.parse.unquote(url.rsplit("/", 1)[-1])
         metadata = attrs.get("data-core-metadata") or attrs.get("data-dist-info-metadata")
         files.append(DistFile(
@@ -113,7 +114,7 @@ def parse_html(body: bytes, page_url: str, index: str) -> list[DistFile]:
     return files
 
 
-def parse_json(body: bytes, page_url: str, index: str) -> list[DistFile]:
+def parse_json(body: bytes, page_url: str, index: str, root: str | None = None) -> list[DistFile]:
     try:
         data = json.loads(body)
         raw_files = data["files"]
@@ -121,7 +122,7 @@ def parse_json(body: bytes, page_url: str, index: str) -> list[DistFile]:
             raise TypeError("files is not a list")
         files = []
         for raw in raw_files:
-            url, fragment_hashes = _split_hash(urllib.parse.urljoin(page_url, str(raw["url"])))
+            url, fragment_hashes = _split_hash(_follow(page_url, str(raw["url"]), root or page_url))
             hashes = tuple(sorted((str(k), str(v)) for k, v in (raw.get("hashes") or {}).items())) or fragment_hashes
             metadata = raw.get("core-metadata", raw.get("dist-info-metadata", False))
             files.append(DistFile(
@@ -134,8 +135,20 @@ def parse_json(body: bytes, page_url: str, index: str) -> list[DistFile]:
                 index=index,
             ))
         return files
+    except RecursionError:
+        raise IndexError_(f"{redact(page_url)}: malformed JSON project page: nested too deeply") from None
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise IndexError_(f"{redact(page_url)}: malformed JSON project page: {e}") from e
+
+
+def _follow(page_url: str, href: str, root: str) -> str:
+    """The absolute URL of a link on an index page; IndexError_ for one the page may not send armscan to."""
+    url = urllib.parse.urljoin(page_url, href)
+    if not link_allowed(url, root):
+        scheme = urllib.parse.urlsplit(url).scheme or "relative"
+        raise IndexError_(f"{redact(page_url)}: the page links to a {scheme}: URL outside the index "
+                          f"({redact(url)[:200]}); not followed, the project is not checked")
+    return url
 
 
 class IndexClient:
@@ -145,6 +158,7 @@ class IndexClient:
         self.index_url = index_url.rstrip("/") + "/"
         self.label = redact(self.index_url)
         self.fetcher = fetcher
+        self._root_found: bool | None = None
 
     def project(self, name: str) -> ProjectPage | None:
         """The project's files; None when the index does not have the project. Raises FetchError, IndexError_."""
@@ -152,13 +166,26 @@ class IndexClient:
         try:
             response = self.fetcher.get(page_url, ACCEPT)
         except NotFound:
+            self._check_root()
             return None
         content_type = response.content_type.split(";")[0].strip().lower()
         if content_type.endswith("json") or response.body.lstrip()[:1] == b"{":
-            files = parse_json(response.body, page_url, self.label)
+            files = parse_json(response.body, page_url, self.label, self.index_url)
         else:
-            files = parse_html(response.body, page_url, self.label)
+            files = parse_html(response.body, page_url, self.label, self.index_url)
         return ProjectPage(name=str(canonicalize_name(name)), index=self.label, files=tuple(files))
+
+    def _check_root(self) -> None:
+        """A project missing is a finding only when the index itself is there: a wrong index URL answers 404 for
+        every project, which is an index problem (readiness unknown), not a list of missing packages."""
+        if self._root_found is None and not self.fetcher.offline:
+            try:
+                self._root_found = self.fetcher.exists(self.index_url)
+            except FetchError as e:  # a root that refuses listing (401, 403) is still an index
+                logger.debug("index root of %s not checked: %s", self.label, e)
+                self._root_found = True
+        if self._root_found is False:
+            raise FetchError(f"{self.label}: not found (404) for the index itself; check the index URL")
 
     def metadata(self, dist: DistFile) -> str | None:
         """Core metadata of a distribution file: the PEP 658 file, else read from the wheel or sdist."""

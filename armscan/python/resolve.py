@@ -6,7 +6,9 @@ import concurrent.futures as cf
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from packaging.markers import InvalidMarker, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
@@ -15,6 +17,7 @@ from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, canonica
 from packaging.version import InvalidVersion, Version
 
 from armscan.python.audit import Auditor, audit_upgrade, release_note
+from armscan.python.deadline import expire_all
 from armscan.python.http import FetchError
 from armscan.python.index import DistFile, IndexClient, IndexError_, ProjectPage
 from armscan.python.requirements import RequirementSet, TopRequirement
@@ -24,6 +27,8 @@ from armscan.python.verdict import Verdict, accepted, judge
 logger = logging.getLogger(__name__)
 
 MAX_PACKAGES = 2000
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -86,9 +91,8 @@ class Resolver:
         todo = [n for n in names if n not in self._pages]
         if not todo:
             return
-        with cf.ThreadPoolExecutor(max_workers=self.workers) as pool:
-            for name, pages in zip(todo, pool.map(self._fetch_one, todo), strict=True):
-                self._pages[name] = pages
+        for name, pages in zip(todo, _in_threads(self.workers, self._fetch_one, todo), strict=True):
+            self._pages[name] = pages
 
     def _fetch_one(self, name: str) -> list[ProjectPage] | Exception:
         pages = []
@@ -154,11 +158,10 @@ class Resolver:
             return
         verdicts = resolution.verdicts
         targets = [i for i, v in enumerate(verdicts) if v.upgrade_to is not None]
-        with cf.ThreadPoolExecutor(max_workers=self.workers) as pool:
-            audited = pool.map(lambda i: audit_upgrade(verdicts[i], lambda after: self.later_releases(
-                verdicts[i].name, after), auditor), targets)
-            for i, verdict in zip(targets, audited, strict=True):
-                verdicts[i] = verdict
+        audited = _in_threads(self.workers, lambda i: audit_upgrade(verdicts[i], lambda after: self.later_releases(
+            verdicts[i].name, after), auditor), targets)
+        for i, verdict in zip(targets, audited, strict=True):
+            verdicts[i] = verdict
 
     def later_releases(self, name: str, after: Version) -> list[Version]:
         """Final releases after `after` that have a wheel the target accepts, oldest first."""
@@ -263,6 +266,20 @@ class Resolver:
                 continue
             children.append(_Node(str(canonicalize_name(child.name)), child, verdict.chain, node.origin))
         return children
+
+
+def _in_threads(workers: int, function: Callable[[_T], _R], items: list[_T]) -> list[_R]:
+    """`function` over `items` in threads; an interrupt drops what has not started and ends the requests of
+    what has, instead of waiting for every queued request to run."""
+    pool = cf.ThreadPoolExecutor(max_workers=workers)
+    try:
+        results = list(pool.map(function, items))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        expire_all()
+        raise
+    pool.shutdown()
+    return results
 
 
 _REQUIRES_DIST = re.compile(r"^Requires-Dist:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.MULTILINE | re.IGNORECASE)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import jsonschema
 
 from armscan.model import (
     Artifact,
@@ -31,6 +34,49 @@ from armscan.model import (
 
 class ResultError(Exception):
     """A file that is not an armscan JSON result this version can read."""
+
+
+# Read with defaults when absent (results of earlier 1.x versions), or computed again (summary, plan)
+_OPTIONAL = frozenset({"summary", "plan", "packages", "targets", "images", "cpu_targets"})
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    from armscan.resources import schema_path
+
+    schema = json.loads(schema_path("result.schema.json").read_text(encoding="utf-8"))
+    schema["required"] = [key for key in schema["required"] if key not in _OPTIONAL]
+    for key in ("summary", "plan"):
+        schema["properties"][key] = {"type": "object"}
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_document(doc: Any) -> None:
+    """ResultError, in one line saying where and what, for a document that is not a result this version reads."""
+    if not isinstance(doc, dict):
+        raise ResultError(f"the top level is a JSON {type(doc).__name__.replace('str', 'string')}, not an object")
+    version = doc.get("schema_version")
+    if not (isinstance(version, str) and version.startswith("1.")):
+        raise ResultError(f"schema version {_short(str(version)) if version else 'missing'}: not an armscan 1.x "
+                          f"result")
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(doc))
+    if error is not None:
+        where = "/".join(str(part) for part in error.absolute_path) or "the top level"
+        if error.validator == "type":
+            what = f"must be of type {error.validator_value}"
+        elif error.validator in ("enum", "const"):
+            what = f"must be one of {_short(json.dumps(error.validator_value))}"
+        else:
+            what = _short(error.message, 160)
+        raise ResultError(f"{_short(where)}: {what}")
+    rules = doc["rules"]
+    for number, finding in enumerate(doc["findings"]):
+        if finding["rule_id"] not in rules:
+            raise ResultError(f"findings/{number}: rule {finding['rule_id']} is not described under rules")
 
 
 def _rule(rule_id: str, data: dict[str, Any]) -> RuleInfo:
@@ -62,9 +108,7 @@ def _artifact(data: dict[str, Any]) -> Artifact:
 
 
 def from_document(doc: dict[str, Any]) -> ScanResult:
-    version = str(doc.get("schema_version", ""))
-    if not version.startswith("1."):
-        raise ResultError(f"schema version {version or 'missing'}: not an armscan 1.x result")
+    check_document(doc)
     rules = {rid: _rule(rid, data) for rid, data in doc["rules"].items()}
     images = tuple(ImageRecord(**{**i, "platforms": tuple(i["platforms"]),
                                   "base_platforms": tuple(i["base_platforms"])}) for i in doc.get("images", []))
@@ -84,11 +128,18 @@ def from_document(doc: dict[str, Any]) -> ScanResult:
 def load(path: Path) -> ScanResult:
     try:
         doc = json.loads(path.read_bytes())
-        return from_document(doc)
     except OSError as e:
         raise ResultError(f"{path}: {e.strerror or e}") from e
-    except (ValueError, KeyError, TypeError) as e:
-        raise ResultError(f"{path}: not an armscan JSON result ({type(e).__name__}: {e})") from e
+    except RecursionError:
+        raise ResultError(f"{path}: not an armscan JSON result (nested too deeply)") from None
+    except ValueError as e:
+        raise ResultError(f"{path}: not JSON ({_short(str(e))})") from None
+    try:
+        return from_document(doc)
+    except ResultError as e:
+        raise ResultError(f"{path}: not an armscan JSON result: {e}") from None
+    except (ValueError, KeyError, TypeError) as e:  # what the schema cannot say, e.g. an invalid ELF detail
+        raise ResultError(f"{path}: not an armscan JSON result ({type(e).__name__}: {_short(str(e))})") from None
 
 
 def merge(results: list[ScanResult]) -> ScanResult:

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from armscan.model import ScanResult, Severity
 from armscan.plan import build_plan
+from armscan.reporters.escape import markdown as _escape
+from armscan.reporters.escape import markdown_code
 
 MAX_CHARS = 60_000  # GitHub comments take 65,536
 MAX_FINDINGS = 100
 _VERDICT = {"ready": "Ready for aarch64", "ready-after-work": "Ready after work", "blocked": "Blocked"}
-
-
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
 
 
 def render(result: ScanResult, threshold: Severity | None, max_chars: int = MAX_CHARS) -> str:
@@ -47,7 +45,7 @@ def render(result: ScanResult, threshold: Severity | None, max_chars: int = MAX_
     rows: list[str] = []
     for f in findings[:MAX_FINDINGS]:
         where = f.location.path + (f":{f.location.line}" if f.location.line else "")
-        row = f"| {f.severity.value} | `{f.rule_id}` | `{_escape(where)}` | {_escape(f.message)} |"
+        row = f"| {f.severity.value} | `{f.rule_id}` | {markdown_code(where)} | {_escape(f.message)} |"
         if sum(len(r) + 1 for r in rows) + len(row) > budget:
             break
         rows.append(row)

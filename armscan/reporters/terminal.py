@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from armscan.model import Finding, ScanResult, Severity
+from armscan.reporters.escape import terminal
 from armscan.reporters.summary import summarize
 
 SEVERITY_STYLE = {
@@ -21,7 +21,7 @@ SEVERITY_STYLE = {
 
 def _where(finding: Finding) -> str:
     loc = finding.location
-    return f"{loc.path}:{loc.line}" if loc.line else loc.path
+    return terminal(f"{loc.path}:{loc.line}" if loc.line else loc.path)
 
 
 def render(result: ScanResult, console: Console, *, threshold: Severity | None, verbose: bool,
@@ -31,6 +31,8 @@ def render(result: ScanResult, console: Console, *, threshold: Severity | None, 
         (f for f in result.findings if f.severity.at_least(shown_floor) and f.suppressed is None),
         key=lambda f: (-f.severity.rank, f.location.path, f.location.line or 0),
     )
+    # In a CI log (not a terminal) nothing is wrapped: a wrapped name could start a line with a workflow command.
+    soft = not console.is_terminal
     if findings:
         console.print(Text("Findings", style="bold underline"))
         for finding in findings[: None if verbose else limit]:
@@ -39,8 +41,8 @@ def render(result: ScanResult, console: Console, *, threshold: Severity | None, 
             line.append(" ")
             line.append(_where(finding), style="bold")
             line.append(f"  {finding.rule_id}", style="dim")
-            console.print(line, overflow="fold")
-            console.print(Padding(Text(finding.message), (0, 0, 0, 11), expand=False))
+            console.print(line, overflow="fold", soft_wrap=soft)
+            console.print(Text(" " * 11 + terminal(finding.message)), soft_wrap=soft)
         if not verbose and len(findings) > limit:
             console.print(f"… and {len(findings) - limit} more (use --json for all, -v to list all here)")
         console.print()
@@ -58,7 +60,8 @@ def render(result: ScanResult, console: Console, *, threshold: Severity | None, 
         text = f"{', '.join(image.platforms) or '?'}: {arm64}"
         if image.suggested_tag:
             text += f"; {image.suggested_tag} has linux/arm64"
-        table.add_row("Image", f"{image.reference}\n{text}\n{image.os or 'unknown OS'}, {image.layers} layers")
+        table.add_row("Image", Text(terminal(image.reference) + "\n" + terminal(text) + "\n"
+                                    + terminal(f"{image.os or 'unknown OS'}, {image.layers} layers")))
     if len(result.cpu_targets) > 1:
         from armscan.plan import build_plan
 
@@ -82,7 +85,8 @@ def render(result: ScanResult, console: Console, *, threshold: Severity | None, 
         table.add_row("Not checked", Text(f"{len(result.skipped)} (unknown: see the skipped list in --json)",
                                           style="yellow"))
     if not result.complete:
-        table.add_row("Incomplete", Text("; ".join(result.errors) or "the scan did not finish", style="bold red"))
+        table.add_row("Incomplete", Text(terminal("; ".join(result.errors)) or "the scan did not finish",
+                                         style="bold red"))
     if threshold is not None:
         failing = len(result.findings_at_or_above(threshold))
         verdict = (Text(f"{failing} at or above {threshold.value}: fail", style="bold red") if failing

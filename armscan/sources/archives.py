@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import posixpath
 import re
 import zipfile
 import zlib
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, BinaryIO
 
 from armscan.binary.headers import EMPTY_ZIP_MAGIC, HEAD_SIZE, ZIP_MAGIC, HeaderError, classify
 from armscan.limits import ARCHIVE_SUFFIXES, Limits, MiB
-from armscan.model import PortStatus, SkipReason
+from armscan.model import Artifact, PortStatus, SkipReason
+from armscan.sources import zipdir
 
 if TYPE_CHECKING:
     from armscan.analyzers.files import Collector
     from armscan.rules_engine.loader import RuleSet
 
 _ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
-           ValueError, OSError)
+           ValueError, OSError, IndexError)  # IndexError: zipfile on an entry with an empty name
 
 
 def _overlapping(infos: list[zipfile.ZipInfo]) -> bool:
@@ -31,11 +34,25 @@ def _overlapping(infos: list[zipfile.ZipInfo]) -> bool:
     return False
 
 
-def scan_zip(fh: BinaryIO, display: str, ruleset: RuleSet, limits: Limits, out: Collector, *, depth: int) -> None:
-    if depth >= limits.max_archive_depth:
-        out.skip(display, SkipReason.ARCHIVE_LIMIT, f"archive nested deeper than {limits.max_archive_depth} levels")
+def scan_zip(fh: BinaryIO, display: str, ruleset: RuleSet, limits: Limits, out: Collector, *, depth: int,
+             size: int | None = None) -> None:
+    """Analyze the members of a zip. The limits on bytes and binaries hold across the whole nesting of one
+    top-level file (depth 0), not per archive: 42.zip-style nesting multiplies per-archive limits."""
+    if depth == 0:
+        out.nesting = Nesting()
+    if out.nesting.spent:
         return
+    if depth >= limits.max_archive_depth:
+        _too_deep(display, limits, out)
+        return
+    if size is None:
+        size = fh.seek(0, io.SEEK_END)
+        fh.seek(0)
     try:
+        refused = zipdir.too_many_entries(fh, size, limits.max_archive_members)
+        if refused:
+            out.skip(display, SkipReason.ARCHIVE_LIMIT, refused)
+            return
         archive = zipfile.ZipFile(fh)
         infos = [i for i in archive.infolist() if not i.is_dir()]
     except _ERRORS as e:
@@ -48,10 +65,11 @@ def scan_zip(fh: BinaryIO, display: str, ruleset: RuleSet, limits: Limits, out: 
     if _overlapping(infos):
         out.skip(display, SkipReason.ZIP_BOMB, "zip entries overlap (shared compressed data): a zip bomb")
         return
-    total = 0
     first_artifact, first_finding = len(out.artifacts), len(out.findings)
     with archive:
         for info in infos:
+            if out.nesting.spent:
+                return
             member = f"{display}!{info.filename}"
             if info.file_size > limits.max_member_size:
                 out.skip(member, SkipReason.TOO_LARGE,
@@ -62,12 +80,22 @@ def scan_zip(fh: BinaryIO, display: str, ruleset: RuleSet, limits: Limits, out: 
                 out.skip(member, SkipReason.ZIP_BOMB,
                          f"compression ratio {ratio:.0f}:1 is over the limit of {limits.max_compression_ratio}:1")
                 continue
-            total += info.file_size
-            if total > limits.max_archive_total:
-                out.skip(display, SkipReason.ARCHIVE_LIMIT,
-                         f"more than {limits.max_archive_total} bytes uncompressed; members after "
-                         f"{info.filename} were not checked")
+            out.nesting.unpacked += info.file_size
+            out.nesting.members += 1
+            over = (f"more than {limits.max_archive_total} bytes uncompressed"
+                    if out.nesting.unpacked > limits.max_archive_total else
+                    f"more than {limits.max_archive_members} members"
+                    if out.nesting.members > limits.max_archive_members else None)
+            if over:
+                out.nesting.spent = True
+                top = display.split("!", 1)[0]
+                out.skip(top, SkipReason.ARCHIVE_LIMIT,
+                         f"{over} in it and the archives inside it; {member.removeprefix(top + '!')} and what "
+                         "follows it were not checked")
                 return
+            if depth + 1 >= limits.max_archive_depth and info.filename.lower().endswith(ARCHIVE_SUFFIXES):
+                _too_deep(member, limits, out)  # not read at all: it would not be opened
+                continue
             _member(archive, info, member, ruleset, limits, out, depth)
     _mark_ported(display, first_artifact, first_finding, ruleset, out)
     from armscan.analyzers.java import classifier_jar_findings
@@ -83,7 +111,6 @@ _ARCH_TOKEN = re.compile(r"(?<![a-z0-9])(?:x86[_-]64|amd64|x64|aarch[_-]?64|arm6
 def _mark_ported(display: str, first_artifact: int, first_finding: int, ruleset: RuleSet, out: Collector) -> None:
     """A member built for x86 whose aarch64 build ships in the same archive (same path but for the
     architecture name) is already ported: its finding says so, at severity info."""
-    from dataclasses import replace
 
     from armscan.analyzers.source import Hit, to_finding
 
@@ -103,6 +130,25 @@ def _mark_ported(display: str, first_artifact: int, first_finding: int, ruleset:
         out.findings[i] = replace(ported, location=finding.location, message=ported.message)
 
 
+@dataclass
+class Nesting:
+    """What the archives inside one top-level file have cost so far."""
+
+    unpacked: int = 0  # uncompressed bytes of the members of every archive in it
+    members: int = 0  # members of every archive in it
+    too_deep: bool = False  # an archive nested too deep was met (said once)
+    inspected: int = 0  # binaries read whole and parsed (the rest are classified from their headers)
+    spent: bool = False  # the byte limit was reached: nothing more is opened
+    seen: dict[bytes, Artifact] = field(default_factory=dict)  # binaries parsed, by SHA-256 of their content
+
+
+def _too_deep(display: str, limits: Limits, out: Collector) -> None:
+    if not out.nesting.too_deep:
+        out.nesting.too_deep = True
+        out.skip(display, SkipReason.ARCHIVE_LIMIT, f"archive nested deeper than {limits.max_archive_depth} levels "
+                 "(this one and any others in the same file were not opened)")
+
+
 def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, member: str, ruleset: RuleSet, limits: Limits,
             out: Collector, depth: int) -> None:
     from armscan.analyzers.files import analyze_stream
@@ -111,15 +157,75 @@ def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, member: str, rulese
     try:
         with archive.open(info) as stream:
             head = stream.read(HEAD_SIZE)
-            interesting = _needs_whole(head, name, ruleset)
-            data = head + stream.read(info.file_size) if interesting else head
+            out.bytes_read += len(head)
+            if _header_only(head, member, info.file_size, ruleset, limits, out):
+                return
+            if not _needs_whole(head, name, ruleset):
+                return
+            whole = zipdir.member_stream(archive, info, head, stream)  # type: ignore[arg-type]
     except _ERRORS as e:
         out.skip(member, SkipReason.MALFORMED, f"archive member unreadable: {e}")
         return
-    out.bytes_read += len(data)
-    if not interesting:
-        return
-    analyze_stream(io.BytesIO(data), len(data), member, name, ruleset, limits, out, depth=depth + 1)
+    with whole:
+        out.bytes_read += info.file_size - len(head)
+        digest = _digest(whole) if _is_binary(head) else None
+        if digest is not None and digest in out.nesting.seen:
+            _again(out.nesting.seen[digest], member, ruleset, out)  # the same binary, already parsed
+            return
+        first = len(out.artifacts)
+        analyze_stream(whole, info.file_size, member, name, ruleset, limits, out, depth=depth + 1)
+        if digest is not None and len(out.artifacts) == first + 1:
+            out.nesting.seen[digest] = out.artifacts[first]
+
+
+def _is_binary(head: bytes) -> bool:
+    try:
+        return classify(head) is not None
+    except HeaderError:
+        return False
+
+
+def _digest(stream: BinaryIO) -> bytes:
+    digest = hashlib.sha256()
+    while chunk := stream.read(1 << 20):
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.digest()
+
+
+def _again(artifact: Artifact, member: str, ruleset: RuleSet, out: Collector) -> None:
+    """A copy of a binary met before in the same top-level file (nested archives repeat libraries, and bombs
+    repeat everything): its record under this path, without parsing it again."""
+    from armscan.analyzers import binaries
+
+    copy = replace(artifact, path=member)
+    out.artifacts.append(copy)
+    out.findings.extend(binaries.findings_for(copy, ruleset, posixpath.basename(member), None))
+
+
+def _header_only(head: bytes, member: str, size: int, ruleset: RuleSet, limits: Limits, out: Collector) -> bool:
+    """Past the limit of binaries parsed per top-level file, a binary is classified from its header alone (its
+    architecture is known; its ISA and glibc checks are not made), and one skipped record says so."""
+    from armscan.analyzers import binaries
+
+    try:
+        header = classify(head)
+    except HeaderError:
+        return False
+    if header is None:
+        return False
+    out.nesting.inspected += 1
+    if out.nesting.inspected <= limits.max_archive_binaries:
+        return False
+    if out.nesting.inspected == limits.max_archive_binaries + 1:
+        out.skip(member.split("!", 1)[0], SkipReason.ARCHIVE_LIMIT,
+                 f"more than {limits.max_archive_binaries} binaries inside: from {member.split('!', 1)[1]} on, "
+                 "they are classified from their headers only (no instruction-set, glibc or page-size checks)")
+    artifact = binaries.header_only(header, size, member, f"over {limits.max_archive_binaries} binaries in the "
+                                    "archive: classified from its header only")
+    out.artifacts.append(artifact)
+    out.findings.extend(binaries.findings_for(artifact, ruleset, posixpath.basename(member), None))
+    return True
 
 
 def _needs_whole(head: bytes, name: str, ruleset: RuleSet) -> bool:
