@@ -75,6 +75,26 @@ def test_inline_ignores_past_the_cap_are_honoured(tmp_path: Path) -> None:
     assert counts["some.c"].severity is Severity.BLOCKER
 
 
+def test_counting_in_bulk_matches_counting_one_by_one() -> None:
+    import random
+
+    from armscan.analyzers.counterparts import Siblings
+    from armscan.analyzers.source import SourceFile, analyze_text
+    from armscan.rules_engine.loader import load_rules
+
+    rules = load_rules().for_file("a.c")
+    pieces = [CALL, "/* _mm_add_ps(a) */\n", "/* open\n", "close */ __m128 x;\n", 's = "_mm_mul_ps";\n',
+              "#ifdef __SSE2__\n", "#endif\n", "int y; __m256 z; _mm256_add_ps(a, b);\n", "// _mm_load_ps(p)\n", "\n"]
+    rng = random.Random(7)
+    for _ in range(40):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 300)))
+        # "armscan:" anywhere in a file makes every match past the cap be looked at one by one
+        results = [sorted((f.rule_id, f.severity.value, f.message) for f in analyze_text(
+            SourceFile("a.c", "a.c", "a.c", body, Siblings("")), rules, 5) if f.location.line is None)
+            for body in (text, text + "// armscan: nothing to ignore\n")]
+        assert results[0] == results[1]
+
+
 def test_archive_members_are_capped_each(tmp_path: Path) -> None:
     import zipfile
 
