@@ -170,19 +170,15 @@ def _regex_matches(source: SourceFile, rule: Rule, cap: int | None = None, more:
                 if bulk and listed == cap and not source.has_inline_marks:
                     assert more is not None
                     rest = itertools.chain(matches, *(p.finditer(text) for p in rule.patterns[index + 1 :]))
-                    judge = state_of if state_of is not None else _fixed(state)
-                    _count_rest(rest, seen, line_starts, (span_starts, span_ends), judge, more)
+                    _count_rest(rest, seen, line_starts, (span_starts, span_ends), state_of or state, more)
                     return
             else:
                 more.add(line, state, source if source.has_inline_marks else None)
 
 
-def _fixed(state: PortStatus) -> Callable[[int], PortStatus]:
-    return lambda _line: state
-
-
 def _count_rest(matches: Iterator[re.Match[str]], seen: set[int], line_starts: list[int],
-                spans: tuple[list[int], list[int]], state_of: Callable[[int], PortStatus], more: _Unlisted) -> None:
+                spans: tuple[list[int], list[int]], state: Callable[[int], PortStatus] | PortStatus,
+                more: _Unlisted) -> None:
     """Count the lines the remaining matches are on (once a line, none in `seen`, none inside a span), in
     chunks of arrays: the same count as one match at a time, at a fraction of the cost."""
     import numpy as np
@@ -203,8 +199,10 @@ def _count_rest(matches: Iterator[re.Match[str]], seen: set[int], line_starts: l
     lines = np.unique(np.concatenate(found))
     if seen:
         lines = lines[~np.isin(lines, np.fromiter(seen, dtype=np.int64, count=len(seen)))]
-    for line in lines.tolist():
-        more.add(line, state_of(line))
+    if len(lines):
+        found_lines = lines.tolist()
+        states = {state} if isinstance(state, PortStatus) else {state(line) for line in found_lines}
+        more.add_lines(len(found_lines), found_lines[0], states)
 
 
 def _file_context_state(source: SourceFile, rule: Rule) -> PortStatus | None:
@@ -317,6 +315,16 @@ class _Unlisted:
         if marked is not None and _inline_reason(marked, line, self.rule.id) is not None:
             self.suppressed += 1  # as the gate would mark it, had it been listed
             return
+        self.add_state(state)
+
+    def add_lines(self, count: int, first_line: int, states: set[PortStatus]) -> None:
+        """`count` more, none marked inline, the first on `first_line`, in these states."""
+        self.count += count
+        self.first_line = min(self.first_line or first_line, first_line)
+        for state in states:
+            self.add_state(state)
+
+    def add_state(self, state: PortStatus) -> None:
         if not self._rank:
             self._rank.update((s, _judge(self.rule, s)[0].rank) for s in PortStatus)
         if self.worst is None or self._rank[state] > self._rank[self.worst]:
