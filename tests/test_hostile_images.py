@@ -15,7 +15,7 @@ from armscan.image import layers
 from armscan.image.analyze import ImageOptions, analyze_image
 from armscan.image.layers import Hidden, LayerError, LayerStats, clean_path, read_layer
 from armscan.image.local import DockerArchive, OciLayout, SourceError
-from armscan.model import ScanResult, SkipReason
+from armscan.model import UNCHECKED, ScanResult, SkipReason
 from armscan.rules_engine.loader import RuleSet
 from fixtures.hostile.binaries import (
     BIN,
@@ -172,4 +172,4 @@ def test_a_member_that_could_not_be_checked_makes_the_image_result_incomplete(tm
     result = analyze(tmp_path, ruleset)
     assert [(s.path, s.reason) for s in result.skipped] == [
         (f"oci:{tmp_path}!/app/bomb.jar!zeros.bin", SkipReason.ZIP_BOMB)]
-    assert not result.complete and result.errors == ()
+    assert not result.complete and result.errors == (UNCHECKED,)

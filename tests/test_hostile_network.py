@@ -351,3 +351,20 @@ def test_signal_stops_the_workers_and_writes_partial_results(tmp_path: Path, sig
     assert result["complete"] is False and result["stats"]["files_analyzed"] < result["stats"]["files_seen"]
     time.sleep(0.2)
     assert [pid for pid in workers if Path(f"/proc/{pid}").exists()] == []
+
+
+def test_a_file_index_follows_links_inside_its_mirror_only(tmp_path: Path) -> None:
+    from armscan.python.http import link_allowed
+
+    simple = tmp_path / "repo" / "simple"
+    (simple / "six").mkdir(parents=True)
+    (tmp_path / "repo" / "files").mkdir()
+    index = simple.as_uri() + "/"
+    assert link_allowed((tmp_path / "repo" / "files" / "six-1.0-py3-none-any.whl").as_uri(), index)
+    assert link_allowed((simple / "six" / "six-1.0-py3-none-any.whl").as_uri(), index)
+    assert not link_allowed((tmp_path / "secret.txt").as_uri(), index)
+    assert not link_allowed("file:///etc/shadow", index)
+    assert not link_allowed("file:///etc/shadow", "https://index.example/simple/")
+    flat = tmp_path / "wheels"
+    flat.mkdir()
+    assert not link_allowed((tmp_path / "repo" / "files" / "x.whl").as_uri(), flat.as_uri() + "/")

@@ -84,12 +84,15 @@ def check_url(url: str, schemes: tuple[str, ...] = ("http", "https", "file")) ->
 
 def link_allowed(link: str, root_url: str) -> bool:
     """Whether a link on an index page may be followed: http(s) from a remote index, and from a file: index
-    only files inside its folder, so that an index can never make armscan read another file of this machine."""
+    only files inside its folder (a mirror's folder, for REPO/simple/), so that an index can never make armscan
+    read another file of this machine."""
     scheme = urllib.parse.urlsplit(link).scheme.lower()
     if scheme != "file" or urllib.parse.urlsplit(root_url).scheme.lower() != "file":
         return scheme in ("http", "https")
     root = _local_path(root_url)
     folder = root if root_url.endswith("/") or root.is_dir() else root.parent
+    if folder.name == "simple":  # a mirror's files sit beside its simple/ pages (REPO/simple/, REPO/files/)
+        folder = folder.parent
     try:
         return _local_path(link).resolve().is_relative_to(folder.resolve())
     except (OSError, RuntimeError):
