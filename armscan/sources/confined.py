@@ -2,9 +2,9 @@
 
 Scanned content is the attacker's: a `-r /proc/self/environ` include, a `gradle.properties` symlinked to a
 secret, a folder swapped for a symlink between the walk and the read, a FIFO where a file was. Every such open
-goes through here: the path must resolve inside the tree (checked again on the opened descriptor, so a swap
-after the check is caught), must be a regular file (a FIFO or device is never opened), and is read up to a
-limit.
+goes through here: the path must be a regular file (a FIFO or device is never opened), must resolve inside
+the tree (asked of the opened descriptor, so a swap between the check and the read changes nothing), and is
+read up to a limit.
 """
 
 from __future__ import annotations
@@ -46,8 +46,6 @@ def open_confined(path: str | Path, root: str | None) -> BinaryIO:
     path = os.fspath(path)
     try:
         st = os.stat(path)
-        if root is not None and not inside(os.path.realpath(path), root):
-            raise RefusedFile(SkipReason.OUTSIDE_TREE, "outside the scanned tree; not read")
         if not stat.S_ISREG(st.st_mode):
             raise RefusedFile(SkipReason.SPECIAL_FILE, f"not a regular file: {file_kind(st.st_mode)}")
         fd = os.open(path, _FLAGS)
@@ -91,7 +89,8 @@ def refused(error: OSError) -> RefusedFile:
 
 def _real_path_of(fd: int, path: str, opened: os.stat_result) -> str:
     """Where the descriptor really points: the kernel's word where it gives one, else the resolved name,
-    accepted only when it is the same file as the one opened."""
+    accepted only when it is the same file as the one opened. Asked once, of the open file: resolving the name
+    beforehand too would cost a lookup per folder of the path, for every file of a deep tree."""
     try:
         return os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
