@@ -40,9 +40,14 @@ def run(entries: list[FileEntry], ruleset: RuleSet, registry: object | None) -> 
             continue
         try:
             with open_confined(entry.path, entry.root) as fh:
-                text = fh.read(MAX_DOCKERFILE).decode("utf-8", "replace")
+                data = fh.read(MAX_DOCKERFILE + 1)
         except OSError:
             continue  # the file analysis already recorded why it could not be read
+        if len(data) > MAX_DOCKERFILE:
+            result.skipped.append(Skipped(entry.display, SkipReason.TOO_LARGE,
+                                          f"Dockerfile over {MAX_DOCKERFILE} bytes: its instructions not checked"))
+            continue
+        text = data.decode("utf-8", "replace")
         findings, found_bases = analyze(text, entry.display, ruleset)
         result.findings.extend(findings)
         bases.extend((entry.display, base) for base in found_bases)

@@ -29,7 +29,7 @@ MAX_METADATA_FILE = 4 * 1024 * 1024
 MAX_RECORD_FILE = 16 * 1024 * 1024
 _PYTHON_DIR = re.compile(r"^python(\d+)\.(\d+)t?$")
 _CP_TAG = re.compile(r"^cp(\d)(\d+)$")
-_VENV_VERSION = re.compile(r"^\s*version(?:_info)?\s*=\s*(\d+)\.(\d+)", re.MULTILINE)
+_VENV_VERSION = re.compile(r"^[ \t]*version(?:_info)?[ \t]*=[ \t]*(\d+)\.(\d+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
