@@ -65,7 +65,7 @@ def _read(path: Path) -> Any:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: unreadable: {e}") from e
-    except tomllib.TOMLDecodeError as e:
+    except ValueError as e:  # TOMLDecodeError, or ValueError for an integer of thousands of digits
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
 
 

@@ -22,7 +22,7 @@ BUILD_FILES = ("pom.xml", "build.gradle", "build.gradle.kts")
 _PROPERTY = re.compile(r"\$\{([\w.-]+)\}")
 _GRADLE_COORDINATE = re.compile(r"""["']([\w.-]+):([\w.-]+):([^"'@:\s]+)(?::([\w.-]+))?["']""")
 _X86_CLASSIFIER = re.compile(r"(?:linux|osx|windows)[-_](?:x86[-_]64|amd64)")
-_GRADLE_VARIABLE = re.compile(r"""(?:def|val|var|ext\.)?\s*([A-Za-z_][\w.]*)\s*=\s*["']([^"'$]+)["']""")
+_GRADLE_VARIABLE = re.compile(r"""(?<![\w.])([A-Za-z_][\w.]*)\s*=\s*["']([^"'$]+)["']""")
 
 
 @lru_cache(maxsize=1)
@@ -32,7 +32,7 @@ def _knowledge() -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def _version_key(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", text.split("-", maxsplit=1)[0])[:4])
+    return tuple(int(part) for part in re.findall(r"\d{1,9}", text.split("-", maxsplit=1)[0])[:4])
 
 
 def _line_of(text: str, needle: str) -> int:

@@ -25,9 +25,9 @@ from armscan.model import Skipped, SkipReason
 
 MAX_METADATA_FILE = 4 * 1024 * 1024
 MAX_RECORD_FILE = 16 * 1024 * 1024
-_PYTHON_DIR = re.compile(r"^python(\d+)\.(\d+)t?$")
-_CP_TAG = re.compile(r"^cp(\d)(\d+)$")
-_VENV_VERSION = re.compile(r"^\s*version(?:_info)?\s*=\s*(\d+)\.(\d+)", re.MULTILINE)
+_PYTHON_DIR = re.compile(r"^python(\d{1,3})\.(\d{1,3})t?$")
+_CP_TAG = re.compile(r"^cp(\d)(\d{1,3})$")
+_VENV_VERSION = re.compile(r"^\s*version(?:_info)?\s*=\s*(\d{1,3})\.(\d{1,3})", re.MULTILINE)
 
 
 @dataclass(frozen=True)
