@@ -19,7 +19,7 @@ from armscan.model import SkipReason
 from fixtures.fuzzing import Target, mutate, run, targets
 
 TARGETS = targets()
-EXAMPLES = 60
+EXAMPLES = 200
 # Crashes found by the fuzzer that belong to an item of the hardening issue someone else is fixing:
 # (target, exception type, function it is raised in) -> the issue item. Each has an xfail reproducer below.
 KNOWN = {
@@ -280,3 +280,23 @@ def test_gradle_version_of_thousands_of_digits_is_compared(ruleset: object) -> N
     early = java.analyze("build.gradle", "build.gradle", 'implementation "com.github.luben:zstd-jni:1.0"\n',
                          Path("."), ruleset)[0]  # type: ignore[arg-type]
     assert [f.rule_id for f in early] == ["ARM-JAVA-UPGRADE-FOR-ARM64"]
+
+
+def test_zip_member_with_an_empty_name_is_passed_over(ruleset: object) -> None:
+    """zipfile truncates a name at a NUL byte; ZipInfo.is_dir() then fails on the empty name."""
+    import zipfile
+
+    from armscan.analyzers.files import Collector, analyze_stream
+    from armscan.limits import Limits
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("@" * 8, b"data")
+        archive.writestr("lib/libx.so", (Path(__file__).parent.parent / "fixtures/bin/hello-x86_64").read_bytes())
+    data = out.getvalue().replace(b"@" * 8, b"\0" + b"@" * 7)
+    assert "" in zipfile.ZipFile(io.BytesIO(data)).namelist()
+    found = Collector()
+    analyze_stream(io.BytesIO(data), len(data), "pkg.jar", "pkg.jar", ruleset, Limits(), found)  # type: ignore[arg-type]
+    assert found.skipped == []
+    assert [(a.path, a.machines) for a in found.artifacts] == [("pkg.jar!lib/libx.so", ("x86_64",))]
+    assert [f.location.path for f in found.findings] == ["pkg.jar!lib/libx.so"]
