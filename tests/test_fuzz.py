@@ -300,3 +300,14 @@ def test_zip_member_with_an_empty_name_is_passed_over(ruleset: object) -> None:
     assert found.skipped == []
     assert [(a.path, a.machines) for a in found.artifacts] == [("pkg.jar!lib/libx.so", ("x86_64",))]
     assert [f.location.path for f in found.findings] == ["pkg.jar!lib/libx.so"]
+
+
+def test_installed_version_of_thousands_of_digits_is_skipped() -> None:
+    from armscan.python.environment import MemoryReader, read_environment
+
+    files = {"site/a-1.0.dist-info/METADATA": b"Name: a\nVersion: 1." + b"1" * 5000 + b"\n",
+             "site/b-1.0.dist-info/METADATA": b"Name: b\nVersion: 1.0\n"}
+    env = read_environment(MemoryReader(files, "site"), "site", [name.removeprefix("site/") for name in files])
+    assert [d.name for d in env.dists] == ["b"]
+    assert [(s.path, s.reason) for s in env.skipped] == [("site/a-1.0.dist-info/METADATA", SkipReason.MALFORMED)]
+    assert "not a valid version" in env.skipped[0].detail

@@ -19,7 +19,7 @@ from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag, parse_tag
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from armscan.model import Skipped, SkipReason
 
@@ -174,7 +174,7 @@ def _read_dist(reader: Reader, metadata_file: str, display: str, skipped: list[S
         return None
     try:
         Version(version)
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number of thousands of digits that int() refuses
         skipped.append(Skipped(metadata_display, SkipReason.MALFORMED,
                                f"{name}: version {version!r} is not a valid version; not checked"))
         return None
