@@ -311,3 +311,30 @@ def test_installed_version_of_thousands_of_digits_is_skipped() -> None:
     assert [d.name for d in env.dists] == ["b"]
     assert [(s.path, s.reason) for s in env.skipped] == [("site/a-1.0.dist-info/METADATA", SkipReason.MALFORMED)]
     assert "not a valid version" in env.skipped[0].detail
+
+
+@pytest.mark.xfail(strict=False, reason="issue item: ELF version needs with 0xFFFFFFFF entries")
+def test_elf_version_needs_count_is_bounded(tmp_path: Path) -> None:
+    """sh_info of .gnu.version_r (the number of version needs) set to 0xFFFFFFFE: pyelftools walks them all.
+    The fuzzer found it on its own, in a binary and in a binary inside an image layer."""
+    import struct
+    import subprocess
+    import sys
+
+    from elftools.elf.elffile import ELFFile
+
+    data = bytearray((Path(__file__).parent.parent / "fixtures/bin/libmix-aarch64.so").read_bytes())
+    elf = ELFFile(io.BytesIO(bytes(data)))
+    index = next(i for i, s in enumerate(elf.iter_sections()) if s["sh_type"] == "SHT_GNU_verneed")
+    struct.pack_into("<I", data, elf["e_shoff"] + index * elf["e_shentsize"] + 44, 0xFFFFFFFE)
+    (tmp_path / "libmix.so").write_bytes(data)
+    code = ("import sys; from armscan.analyzers.files import analyze_file; from armscan.limits import Limits; "
+            "from armscan.rules_engine.loader import load_rules; "
+            "out = analyze_file(sys.argv[1], 'libmix.so', load_rules(), Limits()); "
+            "print([a.machines for a in out.artifacts], len(out.skipped))")
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "libmix.so")], capture_output=True,
+                              text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        pytest.fail("reading the version needs did not finish in 10 s")
+    assert done.stdout.strip() == "[('aarch64',)] 0", done.stderr
