@@ -338,3 +338,45 @@ def test_elf_version_needs_count_is_bounded(tmp_path: Path) -> None:
     except subprocess.TimeoutExpired:
         pytest.fail("reading the version needs did not finish in 10 s")
     assert done.stdout.strip() == "[('aarch64',)] 0", done.stderr
+
+
+def test_empty_rpm_database_is_unreadable_not_a_crash() -> None:
+    from armscan.image.inventory import RPM_SQLITE, package_owners
+    from armscan.image.rpmdb import RpmDbError, owners
+
+    with pytest.raises(RpmDbError, match="not a readable RPM sqlite database"):
+        owners(b"")
+    assert package_owners({RPM_SQLITE: b""}) == {}
+
+
+def test_wheel_file_name_with_a_version_of_thousands_of_digits_is_skipped() -> None:
+    from armscan.python.wheelfiles import read_wheel_names
+
+    huge = "wheelhouse/pkg-1" + "1" * 5000 + "-py3-none-any.whl"
+    wheels, skipped = read_wheel_names([huge, "wheelhouse/pkg-1.0-py3-none-any.whl"])
+    assert [w.version for w in wheels] == ["1.0"]
+    assert [(s.path, s.reason) for s in skipped] == [(huge, SkipReason.MALFORMED)]
+    assert skipped[0].detail.startswith("not a valid wheel file name")
+
+
+def test_rpm_header_repeating_a_tag_is_read_once(tmp_path: Path) -> None:
+    """100,000 entries each naming the same string array of 100,000 strings: 10^10 steps before."""
+    import sqlite3
+    import struct
+    import subprocess
+    import sys
+
+    count, data = 100_000, b"usr/bin/\0" + b"\0" * 200_000
+    entries = struct.pack(">IIII", 1118, 8, 0, 1) + struct.pack(">IIII", 1116, 4, 9, 1)
+    entries += struct.pack(">IIII", 1117, 8, 13, 100_000) * (count - 2)
+    blob = struct.pack(">II", count, len(data)) + entries + data[:9] + b"\0\0\0\0tool\0" + data[9:]
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB)")
+    connection.execute("INSERT INTO Packages (blob) VALUES (?)", (blob,))
+    connection.commit()
+    (tmp_path / "rpmdb.sqlite").write_bytes(connection.serialize())
+    code = ("import sys; from armscan.image.rpmdb import owners; "
+            "print(sorted(owners(open(sys.argv[1], 'rb').read()).items()))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "rpmdb.sqlite")], capture_output=True,
+                          text=True, timeout=30)
+    assert done.stdout.strip() == "[('usr/bin/tool', 'rpm:? - (?)')]", done.stderr
