@@ -380,3 +380,15 @@ def test_rpm_header_repeating_a_tag_is_read_once(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "rpmdb.sqlite")], capture_output=True,
                           text=True, timeout=30)
     assert done.stdout.strip() == "[('usr/bin/tool', 'rpm:? - (?)')]", done.stderr
+
+
+def test_rpm_rows_that_hold_no_blob_are_passed_over() -> None:
+    import sqlite3
+
+    from armscan.image.rpmdb import owners
+
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB)")
+    connection.executemany("INSERT INTO Packages (blob) VALUES (?)", [(None,), (10**12,), ("text",)])
+    connection.commit()
+    assert owners(connection.serialize()) == {}

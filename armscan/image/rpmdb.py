@@ -62,8 +62,10 @@ def owners(database: bytes) -> dict[str, str]:
         connection.close()
     found: dict[str, str] = {}
     for (blob,) in rows:
+        if not isinstance(blob, bytes):
+            continue  # NULL, text or a number where a header belongs (bytes(10**12) would allocate a terabyte)
         try:
-            header = _header(bytes(blob))
+            header = _header(blob)
         except (RpmDbError, ValueError, struct.error):
             continue
         label = f"rpm:{header.get(_NAME, '?')} {header.get(_VERSION, '')}-{header.get(_RELEASE, '')} " \
