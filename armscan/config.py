@@ -75,7 +75,7 @@ def _read(path: Path, root: str | None = None) -> Any:
         return tomllib.loads(read_confined(path, root, MAX_SETTINGS).decode("utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: unreadable: {e}") from e
-    except tomllib.TOMLDecodeError as e:
+    except ValueError as e:  # TOMLDecodeError, or ValueError for an integer of thousands of digits
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
     except RecursionError as e:  # tomllib recurses once a nested array or table
         raise ConfigError(f"{path}: not valid TOML: nested too deeply") from e

@@ -36,7 +36,7 @@ def _knowledge() -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def _version_key(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", text.split("-", maxsplit=1)[0])[:4])
+    return tuple(int(part) for part in re.findall(r"\d{1,9}", text.split("-", maxsplit=1)[0])[:4])
 
 
 def _line_of(text: str, needle: str) -> int:

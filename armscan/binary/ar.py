@@ -90,7 +90,8 @@ def _classify_member(name: str, head: bytes) -> Member | None:
     except HeaderError:
         return Member(name=name, format="malformed", machine="unknown", kind=None)
     if header is not None:
-        return Member(name=name, format=header.format, machine=header.machines[0], kind=header.kind)
+        machine = header.machines[0] if header.machines else "unknown"  # an ar archive inside an ar archive
+        return Member(name=name, format=header.format, machine=machine, kind=header.kind)
     if head.startswith(b"BC\xc0\xde"):
         return Member(name=name, format="llvm-bitcode", machine="any", kind="bitcode")
     if len(head) >= 20:
@@ -105,4 +106,5 @@ def _classify_member(name: str, head: bytes) -> Member | None:
 
 
 def _coff_member(name: str, machine: int, kind: str) -> Member:
-    return Member(name=name, format="coff", machine=normalise_machine(PE_MACHINES[machine]), kind=kind)
+    known = PE_MACHINES.get(machine)  # a short import object may name any machine
+    return Member(name=name, format="coff", machine=normalise_machine(known) if known else "unknown", kind=kind)

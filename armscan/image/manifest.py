@@ -63,9 +63,10 @@ class Descriptor:
         if ":" not in digest or "/" in digest or ".." in digest:
             raise ManifestError(f"invalid digest {digest[:80]!r}")
         size = data.get("size")
+        annotations = data.get("annotations")
         return cls(str(data.get("mediaType", "")), digest, int(size) if isinstance(size, int) else None,
                    Platform.of(data["platform"]) if isinstance(data.get("platform"), dict) else None,
-                   {str(k): str(v) for k, v in (data.get("annotations") or {}).items()})
+                   {str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, dict) else {})
 
     @property
     def is_attestation(self) -> bool:

@@ -34,6 +34,8 @@ def _header(blob: bytes) -> dict[int, list[str] | list[int] | str]:
         tag, kind, offset, n = struct.unpack(">IIII", blob[8 + 16 * i: 24 + 16 * i])
         if tag not in (_NAME, _VERSION, _RELEASE, _ARCH, _DIRINDEXES, _BASENAMES, _DIRNAMES) or offset > len(data):
             continue
+        if tag in values:
+            continue  # a tag repeated thousands of times would walk the data again each time
         if kind in (_STRING, _I18NSTRING):
             values[tag] = data[offset:data.index(b"\0", offset)].decode("utf-8", "replace")
         elif kind == _STRING_ARRAY:
@@ -54,14 +56,16 @@ def owners(database: bytes) -> dict[str, str]:
     try:
         connection.deserialize(database)
         rows = connection.execute("SELECT blob FROM Packages").fetchall()
-    except (sqlite3.Error, ValueError) as e:
-        raise RpmDbError(f"not a readable RPM sqlite database: {e}") from e
+    except (sqlite3.Error, ValueError, MemoryError) as e:  # deserialize() of an empty file raises MemoryError
+        raise RpmDbError(f"not a readable RPM sqlite database: {type(e).__name__} {e}".rstrip()) from e
     finally:
         connection.close()
     found: dict[str, str] = {}
     for (blob,) in rows:
+        if not isinstance(blob, bytes):
+            continue  # NULL, text or a number where a header belongs (bytes(10**12) would allocate a terabyte)
         try:
-            header = _header(bytes(blob))
+            header = _header(blob)
         except (RpmDbError, ValueError, struct.error):
             continue
         label = f"rpm:{header.get(_NAME, '?')} {header.get(_VERSION, '')}-{header.get(_RELEASE, '')} " \

@@ -20,16 +20,16 @@ from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag, parse_tag
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from armscan.model import Skipped, SkipReason
 from armscan.sources.confined import read_confined
 
 MAX_METADATA_FILE = 4 * 1024 * 1024
 MAX_RECORD_FILE = 16 * 1024 * 1024
-_PYTHON_DIR = re.compile(r"^python(\d+)\.(\d+)t?$")
-_CP_TAG = re.compile(r"^cp(\d)(\d+)$")
-_VENV_VERSION = re.compile(r"^[ \t]*version(?:_info)?[ \t]*=[ \t]*(\d+)\.(\d+)", re.MULTILINE)
+_PYTHON_DIR = re.compile(r"^python(\d{1,3})\.(\d{1,3})t?$")
+_CP_TAG = re.compile(r"^cp(\d)(\d{1,3})$")
+_VENV_VERSION = re.compile(r"^[ \t]*version(?:_info)?[ \t]*=[ \t]*(\d{1,3})\.(\d{1,3})", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ def _read_dist(reader: Reader, metadata_file: str, display: str, skipped: list[S
         return None
     try:
         Version(version)
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number of thousands of digits that int() refuses
         skipped.append(Skipped(metadata_display, SkipReason.MALFORMED,
                                f"{name}: version {version!r} is not a valid version; not checked"))
         return None

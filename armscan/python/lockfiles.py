@@ -13,7 +13,7 @@ from typing import Any
 
 import tomllib
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from armscan.model import Skipped, SkipReason
@@ -58,7 +58,12 @@ def read_lockfile(path: Path, display: str, root: str | None = None) -> Requirem
             result.skipped.append(Skipped(display, SkipReason.NOT_FOUND,
                                           f"{name} has no version in the lock (path, VCS or URL source)"))
             continue
-        result.constraints[canonical] = SpecifierSet(f"=={version}")
+        try:
+            result.constraints[canonical] = SpecifierSet(f"=={version}")
+        except InvalidSpecifier:
+            result.skipped.append(Skipped(display, SkipReason.MALFORMED,
+                                          f"{name}: version {version!r} in the lock is not a valid version"))
+            continue
         if has_graph and canonical in depended:
             continue
         text_req = f"{name}=={version}" + (f"; {marker}" if marker else "")

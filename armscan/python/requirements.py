@@ -77,6 +77,9 @@ def read_requirements_file(path: Path, display: str, result: RequirementSet | No
     """Parse a pip requirements or constraints file; includes are followed inside `root` (the scanned tree),
     loops and errors recorded."""
     result = result if result is not None else RequirementSet()
+    if "\0" in str(path):  # from an include line: no file can have it, and the OS refuses it with ValueError
+        result.skipped.append(Skipped(display, SkipReason.MALFORMED, "requirements include path holds a NUL byte"))
+        return result
     real = os.path.realpath(path)
     if real in stack:
         result.skipped.append(Skipped(display, SkipReason.MALFORMED, "requirements include loop; not read again"))
@@ -178,7 +181,7 @@ def read_pyproject(path: Path, display: str, root: str | None = None) -> Require
     try:
         text = read_confined(path, root, MAX_SIZE).decode("utf-8", "replace")
         data = tomllib.loads(text)
-    except (OSError, tomllib.TOMLDecodeError) as e:
+    except (OSError, ValueError) as e:  # TOMLDecodeError, or ValueError for an integer of thousands of digits
         result.skipped.append(Skipped(display, SkipReason.MALFORMED, f"pyproject.toml unreadable: {e}"))
         return result
     except RecursionError:
@@ -186,8 +189,10 @@ def read_pyproject(path: Path, display: str, root: str | None = None) -> Require
         return result
     lines = text.splitlines()
     project = data.get("project") if isinstance(data.get("project"), dict) else {}
-    result.requires_python = project.get("requires-python") if isinstance(project, dict) else None
-    for raw in project.get("dependencies", []) if isinstance(project, dict) else []:
+    requires_python = project.get("requires-python") if isinstance(project, dict) else None
+    result.requires_python = requires_python if isinstance(requires_python, str) else None
+    dependencies = project.get("dependencies") if isinstance(project, dict) else None
+    for raw in dependencies if isinstance(dependencies, list) else []:
         _requirement(str(raw), display, _line_of(lines, str(raw)), f"{display}", result, False)
     poetry = data.get("tool", {}).get("poetry", {}) if isinstance(data.get("tool"), dict) else {}
     deps = poetry.get("dependencies", {}) if isinstance(poetry, dict) else {}

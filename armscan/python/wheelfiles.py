@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from armscan.analyzers.source import Hit, to_finding
 from armscan.model import Finding, Location, PortStatus, Skipped, SkipReason
@@ -62,7 +62,7 @@ def read_wheel_names(displays: list[str]) -> tuple[list[WheelFile], list[Skipped
     for display in displays:
         try:
             name, version, _build, tags = parse_wheel_filename(display.rsplit("/", 1)[-1])
-        except InvalidWheelFilename as e:
+        except ValueError as e:  # InvalidWheelFilename, or a version number int() refuses (thousands of digits)
             skipped.append(Skipped(display, SkipReason.MALFORMED, f"not a valid wheel file name: {e}"))
             continue
         wheels.append(WheelFile(display, str(canonicalize_name(name)), str(version), frozenset(tags)))
@@ -92,7 +92,7 @@ def target_for(wheel: WheelFile, python_version: tuple[int, int] | None, libc: s
 def _platform_of(filename: str | None, target: PythonTarget) -> str:
     try:
         tags = parse_wheel_filename(filename or "")[3]
-    except InvalidWheelFilename:
+    except ValueError:  # InvalidWheelFilename, or a version number of thousands of digits
         return target.platforms[0]
     accepted = sorted(t.platform for t in tags if t in target.supported_tags)
     return accepted[0] if accepted else target.platforms[0]

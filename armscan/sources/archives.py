@@ -54,7 +54,7 @@ def scan_zip(fh: BinaryIO, display: str, ruleset: RuleSet, limits: Limits, out: 
             out.skip(display, SkipReason.ARCHIVE_LIMIT, refused)
             return
         archive = zipfile.ZipFile(fh)
-        infos = [i for i in archive.infolist() if not i.is_dir()]
+        infos = [i for i in archive.infolist() if not i.filename.endswith("/")]  # is_dir() fails on an empty name
     except _ERRORS as e:
         out.skip(display, SkipReason.MALFORMED, f"unreadable zip archive: {e}")
         return
