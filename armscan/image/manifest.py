@@ -79,7 +79,7 @@ def load_document(body: bytes) -> dict[str, Any]:
         raise ManifestError(f"document over {MAX_DOCUMENT} bytes")
     try:
         data = json.loads(body)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise ManifestError(f"not JSON: {e}") from e
     if not isinstance(data, dict):
         raise ManifestError("not a JSON object")
