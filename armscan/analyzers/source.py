@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
+from armscan.analyzers import buildfiles
 from armscan.analyzers.conditionals import Conditionals
 from armscan.analyzers.counterparts import Siblings, has_arm_counterpart
 from armscan.analyzers.text import LineIndex, snippet
@@ -161,8 +162,8 @@ def _regex_matches(source: SourceFile, rule: Rule, cap: int | None = None, more:
             seen.add(line)
             if not judged:  # on the first match: most files have none, and #if structure costs a pass
                 judged = True
-                file_state = _file_context_state(source, rule)
-                state_of = source.conditionals.state_of if file_state is None else None
+                file_state = _file_context_state(source, rule, language)
+                state_of = _line_states(source, language) if file_state is None else None
             state = state_of(line) if state_of is not None else file_state or PortStatus.UNPORTED
             if more is None or cap is None or listed < cap:
                 listed += 1
@@ -205,13 +206,20 @@ def _count_rest(matches: Iterator[re.Match[str]], seen: set[int], line_starts: l
         more.add_lines(len(found_lines), found_lines[0], states)
 
 
-def _file_context_state(source: SourceFile, rule: Rule) -> PortStatus | None:
+def _file_context_state(source: SourceFile, rule: Rule, language: str | None = None) -> PortStatus | None:
     """The port state of every match of the rule in this file, or None when it is decided line by line."""
+    if language in buildfiles.LANGUAGES:
+        return None  # flags under a condition that is false on aarch64 are not passed there
     if rule.context != "c-preprocessor":
         return PortStatus.UNPORTED
     if source.has_counterpart:
         return PortStatus.PORTED
     return None if source.conditionals.branches else PortStatus.UNPORTED
+
+
+def _line_states(source: SourceFile, language: str | None) -> Callable[[int], PortStatus]:
+    blocks = buildfiles.blocks_of(source, language)
+    return blocks.state_of if blocks is not None else source.conditionals.state_of
 
 
 def _join_continuations(text: str) -> str:
@@ -247,6 +255,7 @@ def _checks() -> dict[str, Check]:
         "c-arch-chain": cfamily.arch_chains,
         "asm-file": asmfiles.x86_asm_file,
         "go-arch-file": golang.arch_file,
+        "build-x86-sources": buildfiles.x86_only_sources,
     }
 
 

@@ -17,7 +17,7 @@ from armscan.model import Confidence, Effort, PortStatus, RuleInfo, RulePackInfo
 from armscan.resources import load_yaml, rules_dir, schema_path
 
 # Checks that read one file's text; binary and python rules are run by their own analyzers.
-FILE_CHECKS = frozenset({"regex", "c-arch-chain", "c-inline-asm", "asm-file", "go-arch-file"})
+FILE_CHECKS = frozenset({"regex", "c-arch-chain", "c-inline-asm", "asm-file", "go-arch-file", "build-x86-sources"})
 
 
 class RuleError(Exception):
