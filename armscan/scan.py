@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from armscan import __version__
+from armscan.analyzers.buildfiles import apply_x86_only_sources
 from armscan.analyzers.counterparts import forget_listings
 from armscan.analyzers.files import Collector, analyze_file
 from armscan.analyzers.java import classifier_jar_findings
@@ -187,6 +188,7 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
                 progress.advanced(1)
         else:
             complete = _run_pool(entries, ruleset, options, jobs, merge, progress, errors)
+        merge.findings = apply_x86_only_sources(merge.findings, ruleset)
         complete = _python(entries, ruleset, options.python, merge, errors) and complete
         merge.findings.extend(classifier_jar_findings([e.display for e in entries], ruleset))
         docker = docker_phase.run(entries, ruleset, options.registry)

@@ -21,6 +21,7 @@ _NASM = re.compile(r"^[ \t]*(?:bits\s+(?:16|32|64)|default\s+rel|section\s+\.tex
                    re.IGNORECASE | re.MULTILINE)
 _COMMENT = re.compile(r"^\s*(?:;|#(?!\s*(?:if|ifdef|ifndef|elif|else|endif|include|define)\b)|//|@)")
 _MIN_EVIDENCE = 2
+_ATT_REGISTER = re.compile(r"%(?:[re]?(?:ax|bx|cx|dx|si|di|sp|bp)|r(?:8|9|1[0-5])[dwb]?|[xyz]mm\d+|[abcd][lh]|rip)\b")
 
 
 def x86_asm_file(source: SourceFile, rule: Rule) -> Iterator[Hit]:
@@ -34,6 +35,7 @@ def x86_asm_file(source: SourceFile, rule: Rule) -> Iterator[Hit]:
         evidence += _MIN_EVIDENCE
         break
     lines = source.lines
+    code_lines = 0  # a file of one instruction is judged by that one
     for line_no in range(1, lines.line_count + 1):
         if evidence >= _MIN_EVIDENCE and first is not None:
             break
@@ -41,12 +43,14 @@ def x86_asm_file(source: SourceFile, rule: Rule) -> Iterator[Hit]:
         if not line.strip() or _COMMENT.match(line):
             continue
         code = re.split(r"\s(?:;|//|#)", line, maxsplit=1)[0]
+        code_lines += 0 if code.lstrip().startswith(".") else 1
         found = X86_ASM_BODY.search(code)
         if found:
-            evidence += 1
+            # an AT&T register (%rax, %xmm0) is x86 on its own; a bare word (rep, lock, eax) needs company
+            evidence += _MIN_EVIDENCE if _ATT_REGISTER.search(code) else 1
             if first is None:
                 first = lines.start_of(line_no) + found.start()
-    if first is None or evidence < _MIN_EVIDENCE:
+    if first is None or evidence < min(_MIN_EVIDENCE, max(code_lines, 1)):
         return
     state = PortStatus.UNPORTED
     if ARM_MACROS.search(text) or has_arm_counterpart(source.name, source.siblings, require_x86_name=False):

@@ -147,7 +147,7 @@ def apply_x86_only_sources(findings: Iterable[Finding], ruleset: RuleSet) -> lis
         hit = Hit(line=f.location.line or 0, column=f.location.column or 0, end_column=f.location.end_column,
                   snippet=f.location.snippet or "", match=f.location.match or "", state=PortStatus.PORTED)
         ported = to_finding(rule, hit, f.location.path)
-        message = (f"{f.message.rstrip('.')}. Only x86 builds compile this file ({where} lists it under a "
-                   "condition that is false on aarch64).")
+        message = (f"Only x86 builds compile this file ({where} lists it under a condition that is false on "
+                   f"aarch64), so this x86 path does not stop the aarch64 build: {f.message}")
         out.append(replace(ported, location=f.location, message=message, suppressed=f.suppressed))
     return out

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from armscan.analyzers.conditionals import ARCH_MACROS, X86_MACROS, Chain
+from armscan.analyzers.conditionals import ARCH_MACROS, X86_MACROS, Branch, Chain
 from armscan.model import PortStatus
 
 if TYPE_CHECKING:
@@ -101,6 +101,15 @@ def _x86_conditions(chain: Chain) -> str:
     return ", ".join(dict.fromkeys(names))
 
 
+_NOT_DEFINED = re.compile(r"!\s*defined\s*\(?\s*(\w+)\s*\)?")
+
+
+def _off_x86(branch: Branch) -> bool:
+    """A branch taken on every architecture but x86: `#ifndef __x86_64__`, `#if !defined(__i386__) && ...`."""
+    parts = [_NOT_DEFINED.fullmatch(p.strip()) for p in branch.condition.split("&&")]
+    return all(m is not None and ARCH_MACROS.fullmatch(m.group(1)) for m in parts)
+
+
 def arch_chains(source: SourceFile, rule: Rule) -> Iterator[Hit]:
     """One hit per #if chain that tests x86 macros and has no ARM branch."""
     if not X86_MACROS.search(source.text):
@@ -110,7 +119,7 @@ def arch_chains(source: SourceFile, rule: Rule) -> Iterator[Hit]:
         if not chain.mentions_x86 or chain.mentions_arm:
             continue
         detail = _x86_conditions(chain)
-        error_branch = next((b for b in chain.branches if b.kind == "else" and b.has_error), None)
+        error_branch = next((b for b in chain.branches if (b.kind == "else" or _off_x86(b)) and b.has_error), None)
         if error_branch is not None and error_branch.error_line is not None:
             yield _chain_hit(source, error_branch.error_line, "error", detail)
             continue

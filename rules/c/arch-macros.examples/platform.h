@@ -28,3 +28,18 @@
 #ifdef NDEBUG
 #  define CHECK(x) ((void)0)
 #endif
+
+#ifndef __x86_64__
+// ruleid: ARM-C-ARCH-ERROR
+#  error "this library needs x86-64"
+#endif
+
+#if !defined(__i386__) && !defined(__x86_64__)
+// ruleid: ARM-C-ARCH-ERROR
+#  error "x86 only"
+#endif
+
+// ok: ARM-C-ARCH-ERROR
+#ifndef NDEBUG_LEVEL
+#  error "NDEBUG_LEVEL must be set"
+#endif

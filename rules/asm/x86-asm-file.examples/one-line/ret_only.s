@@ -1,0 +1,3 @@
+	.globl g
+# ok: ARM-ASM-X86-FILE
+g:	ret

@@ -1,0 +1,2 @@
+# ruleid: ARM-ASM-X86-FILE
+jmp *%rax
