@@ -20,3 +20,5 @@ class Limits:
 
 
 ARCHIVE_SUFFIXES = (".whl", ".jar", ".war", ".ear", ".zip", ".egg", ".aar", ".apk", ".nupkg")
+# Compressed tar archives (source tarballs), read as streams; a plain .tar is left alone (container image exports)
+TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tbz", ".tar.zst", ".tzst")

@@ -97,7 +97,7 @@ def _parse(source: SourceFile, language: str | None) -> Blocks | None:
     if language == "cmake":
         from armscan.analyzers.cmakefiles import interpret
     elif language == "make":
-        from armscan.analyzers.makefiles import interpret  # type: ignore[assignment]
+        from armscan.analyzers.makefiles import interpret
     else:
         return None
     blocks = Blocks(source.text, source.lines.line_count)

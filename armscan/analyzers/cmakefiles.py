@@ -60,7 +60,8 @@ class _Command:
 def _commands(text: str) -> Iterator[_Command]:
     pos = 0
     while (match := _COMMAND.search(text, pos)) is not None:
-        depth, args, end = 1, [], min(len(text), match.end() + _MAX_ARGS_CHARS)
+        args: list[tuple[str, int, int]] = []
+        depth, end = 1, min(len(text), match.end() + _MAX_ARGS_CHARS)
         for token in _TOKEN.finditer(text, match.end(), end):
             word = token.group()
             if word.startswith("#"):
@@ -206,7 +207,7 @@ class _Interpreter:
 
     def _sources(self, command: _Command, live: Tri) -> None:
         reason = self._dead_reason() if live is False else ""
-        for word, start, end in command.args[1:]:
+        for word, start, _end in command.args[1:]:
             inner = word.strip('"')
             if not SOURCE_NAME.search(inner) or "$" in _source_key(inner) or len(inner) > 512:
                 continue

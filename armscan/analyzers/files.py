@@ -16,7 +16,7 @@ from armscan.analyzers.counterparts import Siblings
 from armscan.analyzers.nodelockfile import LOCK_NAMES, LockError, read_lock
 from armscan.analyzers.source import SourceFile, analyze_text
 from armscan.binary.headers import EMPTY_ZIP_MAGIC, HEAD_SIZE, ZIP_MAGIC, HeaderError, classify
-from armscan.limits import ARCHIVE_SUFFIXES, Limits
+from armscan.limits import ARCHIVE_SUFFIXES, TAR_SUFFIXES, Limits
 from armscan.model import Artifact, Finding, Skipped, SkipReason
 from armscan.rules_engine.loader import RuleSet
 from armscan.sources import zipdir
@@ -76,6 +76,13 @@ def analyze_stream(
 
         fh.seek(0)
         scan_zip(fh, display, ruleset, limits, out, depth=depth, size=size)
+        return
+    if name.lower().endswith(TAR_SUFFIXES):
+        from armscan.sources.tararchives import scan_tar
+
+        fh.seek(0)
+        scan_tar(fh, display, name, ruleset, limits, out, depth=depth, size=size)
+        out.source_scanned = True
         return
     if name in java.BUILD_FILES:
         if size > limits.max_text_size:

@@ -218,7 +218,7 @@ def _arguments(rest: str) -> tuple[str, str] | None:
 
 def _condition(word: str, rest: str, variables: dict[str, Value]) -> Tri:
     if word in ("ifdef", "ifndef"):
-        name = rest.split()[0] if rest.split() else ""
+        name = rest.split(maxsplit=1)[0] if rest.strip() else ""
         if name in variables:
             value = variables[name]
             defined: Tri = None if value is None else bool(value)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, BinaryIO
 
 from armscan.binary.headers import EMPTY_ZIP_MAGIC, HEAD_SIZE, ZIP_MAGIC, HeaderError, classify
-from armscan.limits import ARCHIVE_SUFFIXES, Limits, MiB
+from armscan.limits import ARCHIVE_SUFFIXES, TAR_SUFFIXES, Limits, MiB
 from armscan.model import Artifact, PortStatus, SkipReason
 from armscan.sources import zipdir
 
@@ -43,7 +43,7 @@ def scan_zip(fh: BinaryIO, display: str, ruleset: RuleSet, limits: Limits, out: 
     if out.nesting.spent:
         return
     if depth >= limits.max_archive_depth:
-        _too_deep(display, limits, out)
+        too_deep(display, limits, out)
         return
     if size is None:
         size = fh.seek(0, io.SEEK_END)
@@ -93,8 +93,9 @@ def scan_zip(fh: BinaryIO, display: str, ruleset: RuleSet, limits: Limits, out: 
                          f"{over} in it and the archives inside it; {member.removeprefix(top + '!')} and what "
                          "follows it were not checked")
                 return
-            if depth + 1 >= limits.max_archive_depth and info.filename.lower().endswith(ARCHIVE_SUFFIXES):
-                _too_deep(member, limits, out)  # not read at all: it would not be opened
+            nested = info.filename.lower().endswith(ARCHIVE_SUFFIXES + TAR_SUFFIXES)
+            if depth + 1 >= limits.max_archive_depth and nested:
+                too_deep(member, limits, out)  # not read at all: it would not be opened
                 continue
             _member(archive, info, member, ruleset, limits, out, depth)
     _mark_ported(display, first_artifact, first_finding, ruleset, out)
@@ -142,7 +143,7 @@ class Nesting:
     seen: dict[bytes, Artifact] = field(default_factory=dict)  # binaries parsed, by SHA-256 of their content
 
 
-def _too_deep(display: str, limits: Limits, out: Collector) -> None:
+def too_deep(display: str, limits: Limits, out: Collector) -> None:
     if not out.nesting.too_deep:
         out.nesting.too_deep = True
         out.skip(display, SkipReason.ARCHIVE_LIMIT, f"archive nested deeper than {limits.max_archive_depth} levels "
@@ -158,7 +159,7 @@ def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, member: str, rulese
         with archive.open(info) as stream:
             head = stream.read(HEAD_SIZE)
             out.bytes_read += len(head)
-            if _header_only(head, member, info.file_size, ruleset, limits, out):
+            if header_only(head, member, info.file_size, ruleset, limits, out):
                 return
             if not _needs_whole(head, name, ruleset):
                 return
@@ -168,9 +169,9 @@ def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, member: str, rulese
         return
     with whole:
         out.bytes_read += info.file_size - len(head)
-        digest = _digest(whole) if _is_binary(head) else None
+        digest = sha256_of(whole) if is_binary(head) else None
         if digest is not None and digest in out.nesting.seen:
-            _again(out.nesting.seen[digest], member, ruleset, out)  # the same binary, already parsed
+            again(out.nesting.seen[digest], member, ruleset, out)  # the same binary, already parsed
             return
         first = len(out.artifacts)
         analyze_stream(whole, info.file_size, member, name, ruleset, limits, out, depth=depth + 1)
@@ -178,14 +179,14 @@ def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, member: str, rulese
             out.nesting.seen[digest] = out.artifacts[first]
 
 
-def _is_binary(head: bytes) -> bool:
+def is_binary(head: bytes) -> bool:
     try:
         return classify(head) is not None
     except HeaderError:
         return False
 
 
-def _digest(stream: BinaryIO) -> bytes:
+def sha256_of(stream: BinaryIO) -> bytes:
     digest = hashlib.sha256()
     while chunk := stream.read(1 << 20):
         digest.update(chunk)
@@ -193,7 +194,7 @@ def _digest(stream: BinaryIO) -> bytes:
     return digest.digest()
 
 
-def _again(artifact: Artifact, member: str, ruleset: RuleSet, out: Collector) -> None:
+def again(artifact: Artifact, member: str, ruleset: RuleSet, out: Collector) -> None:
     """A copy of a binary met before in the same top-level file (nested archives repeat libraries, and bombs
     repeat everything): its record under this path, without parsing it again."""
     from armscan.analyzers import binaries
@@ -203,7 +204,7 @@ def _again(artifact: Artifact, member: str, ruleset: RuleSet, out: Collector) ->
     out.findings.extend(binaries.findings_for(copy, ruleset, posixpath.basename(member), None))
 
 
-def _header_only(head: bytes, member: str, size: int, ruleset: RuleSet, limits: Limits, out: Collector) -> bool:
+def header_only(head: bytes, member: str, size: int, ruleset: RuleSet, limits: Limits, out: Collector) -> bool:
     """Past the limit of binaries parsed per top-level file, a binary is classified from its header alone (its
     architecture is known; its ISA and glibc checks are not made), and one skipped record says so."""
     from armscan.analyzers import binaries
@@ -235,5 +236,7 @@ def _needs_whole(head: bytes, name: str, ruleset: RuleSet) -> bool:
     except HeaderError:
         return True
     if head.startswith((ZIP_MAGIC, EMPTY_ZIP_MAGIC)) and name.lower().endswith(ARCHIVE_SUFFIXES):
+        return True
+    if name.lower().endswith(TAR_SUFFIXES):
         return True
     return bool(ruleset.for_file(name))
