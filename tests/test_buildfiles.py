@@ -1,0 +1,231 @@
+"""Build files read as an aarch64 build reads them: small CMake and Make projects written here, end to end."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from armscan.analyzers.buildfiles import Blocks
+from armscan.analyzers.cmakefiles import interpret as cmake
+from armscan.analyzers.makefiles import interpret as make
+from armscan.analyzers.text import LineIndex
+from armscan.model import PortStatus, Severity, SkipReason
+from armscan.plan import build_plan
+from tests.conftest import scan
+
+AVX2_CODEC = "#include <immintrin.h>\nint f(const int *p) { return _mm256_extract_epi32(_mm256_loadu_si256((const __m256i *)p), 0); }\n"
+
+
+def _blocks(text: str, name: str) -> Blocks:
+    lines = LineIndex(text)
+    blocks = Blocks(text, lines.line_count)
+    (cmake if name.endswith(("CMakeLists.txt", ".cmake")) else make)(text, lines, name, blocks)
+    return blocks
+
+
+def _off(text: str, name: str = "CMakeLists.txt") -> list[int]:
+    blocks = _blocks(text, name)
+    return [n for n in range(1, text.count("\n") + 2) if blocks.off(n)]
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    for name, body in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(body)
+    return root
+
+
+@pytest.mark.parametrize(("condition", "off"), [
+    ('CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64"', True),
+    ('CMAKE_SYSTEM_PROCESSOR STREQUAL "x86_64"', True),
+    ('"${CMAKE_SYSTEM_PROCESSOR}" MATCHES "^(i.86|x86_64)$"', True),
+    ('CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64|arm64"', False),
+    ('NOT CMAKE_SYSTEM_PROCESSOR MATCHES "x86"', False),
+    ('CMAKE_SIZEOF_VOID_P EQUAL 4', True),
+    ('ARCH STREQUAL "x86_64"', True),  # a variable from elsewhere compared with an x86 name
+    ('${ARCH} MATCHES "x86|x64"', True),
+    ('WIN32', False),  # unknown: left as it is
+    ('MSVC AND CMAKE_SYSTEM_PROCESSOR MATCHES "AMD64"', True),
+    ('MSVC OR CMAKE_SYSTEM_PROCESSOR MATCHES "AMD64"', False),
+    ('((((CMAKE_SYSTEM_PROCESSOR MATCHES "x86"))))', True),
+])
+def test_cmake_conditions_as_aarch64_sees_them(condition: str, off: bool) -> None:
+    assert _off(f"if({condition})\n  add_compile_options(-mavx2)\nendif()\n") == ([2] if off else [])
+
+
+def test_cmake_elseif_else_and_variables_set_on_x86_only() -> None:
+    text = """if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86")
+  set(HAVE_X86 ON)
+  a()
+elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64")
+  b()
+else()
+  c()
+endif()
+if(HAVE_X86)
+  d()
+endif()
+string(TOLOWER "${CMAKE_SYSTEM_PROCESSOR}" arch)
+if(arch STREQUAL "amd64")
+  e()
+endif()
+"""
+    assert _off(text) == [2, 3, 7, 10, 14]
+
+
+def test_cmake_probes_and_options() -> None:
+    text = """option(FOO_AVX512 "AVX-512 kernels" OFF)
+option(FOO_FAST "fast" ON)
+check_c_compiler_flag(-mavx2 HAVE_AVX2)
+check_cxx_compiler_flag("-march=armv8.2-a" HAVE_DOTPROD)
+if(HAVE_AVX2)
+  x()
+endif()
+if(FOO_AVX512)
+  y()
+endif()
+if(FOO_FAST)
+  z()
+endif()
+if(HAVE_DOTPROD)
+  w()
+endif()
+"""
+    assert _off(text) == [3, 6, 9]
+
+
+def test_make_conditions_as_aarch64_sees_them() -> None:
+    text = """ARCH ?= $(shell uname -m)
+ifeq ($(ARCH),x86_64)
+A += -mavx2
+else ifeq ($(ARCH),aarch64)
+A += -mcpu=neoverse-n1
+endif
+ifneq (,$(filter i%86 x86_64,$(ARCH)))
+B += -msse2
+endif
+ifeq "$(OS)" "Windows_NT"
+C += /arch:AVX2
+endif
+ifeq ($(findstring x86,$(HOST)),x86)
+D += -msse4.1
+endif
+"""
+    assert _off(text, "Makefile") == [3, 8, 14]
+
+
+def test_make_optional_targets() -> None:
+    text = """all: lib tool
+lib: lib.o
+\t$(CC) -c lib.c
+tool: lib
+bench32: CFLAGS += -m32
+bench32:
+\t$(CC) -m32 bench.c
+"""
+    assert _off(text, "Makefile") == [5, 7]
+    assert _off(text, "rules.mk") == []  # the default goal of an included file is the includer's
+
+
+def test_cmake_project_whose_avx2_codec_only_x86_builds_compile_is_ready(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "CMakeLists.txt": 'set(SRC lib/codec.c)\nif(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")\n'
+                          "  list(APPEND SRC arch/avx2/codec.c)\n"
+                          "  set_source_files_properties(arch/avx2/codec.c PROPERTIES COMPILE_OPTIONS -mavx2)\n"
+                          "endif()\nadd_library(codec ${SRC})\n",
+        "arch/avx2/codec.c": AVX2_CODEC,
+        "lib/codec.c": "int g(void) { return 0; }\n",
+    })
+    result = scan(tmp_path, display="")
+    assert [(f.rule_id, f.location.path) for f in result.findings if f.severity.at_least(Severity.LOW)] == []
+    codec = [f for f in result.findings if f.location.path == "arch/avx2/codec.c"]
+    assert codec and all(f.status is PortStatus.PORTED and "CMakeLists.txt:3" in f.message for f in codec)
+    assert build_plan(result).verdict == "ready"
+
+
+def test_a_source_also_listed_for_every_build_keeps_its_findings(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "CMakeLists.txt": 'if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86")\n  list(APPEND SRC simd.c)\nendif()\n'
+                          "add_library(x simd.c)\n",
+        "simd.c": AVX2_CODEC,
+    })
+    result = scan(tmp_path, display="")
+    assert any(f.location.path == "simd.c" and f.severity is Severity.BLOCKER for f in result.findings)
+    assert build_plan(result).verdict != "ready"
+
+
+def test_make_project_with_x86_objects_only_on_x86(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "Makefile": "UNAME_M := $(shell uname -m)\nOBJS = main.o\nifeq ($(UNAME_M),x86_64)\n"
+                    "OBJS += simd_avx2.o\nCFLAGS += -mavx2\nendif\nall: $(OBJS)\n\t$(CC) -o app $(OBJS)\n",
+        "simd_avx2.c": AVX2_CODEC,
+        "main.c": "int main(void) { return 0; }\n",
+    })
+    result = scan(tmp_path, display="")
+    assert not [f for f in result.findings if f.severity.at_least(Severity.LOW)]
+    assert build_plan(result).verdict == "ready"
+
+
+def test_unconditional_flags_stay_blockers(tmp_path: Path) -> None:
+    _write(tmp_path, {"Makefile": "CFLAGS += -mavx2 -D__x86_64__\nLDLIBS += -lmkl\nall:\n\t$(CC) x.c\n"})
+    found = {f.rule_id: f for f in scan(tmp_path, display="").findings}
+    assert found["ARM-BUILD-X86-ISA-FLAG"].severity is Severity.BLOCKER
+    assert found["ARM-BUILD-FAKE-X86-MACRO"].severity is Severity.BLOCKER
+    assert found["ARM-BUILD-X86-LIBRARY"].severity is Severity.HIGH
+
+
+def _tgz(files: dict[str, bytes], mode: str = "w:gz") -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode) as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("name", "mode"), [("src.tar.gz", "w:gz"), ("src.tgz", "w:gz"), ("src.tar.xz", "w:xz"),
+                                            ("src.tar.bz2", "w:bz2")])
+def test_source_archives_are_scanned_inside(tmp_path: Path, name: str, mode: str) -> None:
+    (tmp_path / name).write_bytes(_tgz({"pkg/simd.c": AVX2_CODEC.encode(), "pkg/README": b"hello"}, mode))
+    result = scan(tmp_path, display="")
+    assert {f.location.path for f in result.findings} == {f"{name}!pkg/simd.c"}
+    assert result.complete
+
+
+def test_a_broken_source_archive_is_not_checked_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "src.tar.gz").write_bytes(b"not gzip at all")
+    result = scan(tmp_path, display="")
+    assert [(s.path, s.reason) for s in result.skipped] == [("src.tar.gz", SkipReason.MALFORMED)]
+    assert not result.complete
+
+
+def test_a_tar_bomb_stops_at_its_first_oversized_header(tmp_path: Path) -> None:
+    info = tarfile.TarInfo("zeros.c")
+    info.size = 10 * 1024**3  # declared, never stored: the ratio is judged before it is inflated
+    header = info.tobuf(format=tarfile.GNU_FORMAT)
+    import gzip
+
+    (tmp_path / "bomb.tar.gz").write_bytes(gzip.compress(header + b"\0" * 1024 * 1024))
+    started = time.monotonic()
+    result = scan(tmp_path, display="")
+    assert time.monotonic() - started < 5
+    assert [(s.path, s.reason) for s in result.skipped] == [("bomb.tar.gz", SkipReason.ZIP_BOMB)]
+
+
+def test_one_line_x86_assembly_and_upper_case_sources(tmp_path: Path) -> None:
+    _write(tmp_path, {"jump.s": "jmp *%rax\n", "ret.s": "\tret\n", "Codec.C": AVX2_CODEC, "Codec.H": AVX2_CODEC,
+                      "codec.cxx": AVX2_CODEC, "codec.hh": AVX2_CODEC})
+    paths = {f.location.path for f in scan(tmp_path, display="").findings}
+    assert paths == {"jump.s", "Codec.C", "Codec.H", "codec.cxx", "codec.hh"}
+
+
+def test_ifndef_x86_with_error_says_the_build_stops(tmp_path: Path) -> None:
+    _write(tmp_path, {"only.h": '#ifndef __x86_64__\n#error "x86-64 only"\n#endif\n'})
+    found = scan(tmp_path, display="").findings
+    assert [(f.rule_id, f.location.line) for f in found] == [("ARM-C-ARCH-ERROR", 2)]
+    assert "the build stops on aarch64" in found[0].message
