@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from armscan.analyzers.counterparts import is_x86_named
 from armscan.model import Finding, PortStatus
 
 if TYPE_CHECKING:
@@ -136,10 +137,18 @@ def apply_x86_only_sources(findings: Iterable[Finding], ruleset: RuleSet) -> lis
             only_x86.setdefault(key, f"{f.location.path}:{f.location.line}")
     if not only_x86:
         return findings
+    # A folder named for x86 (arch/avx2/, simd/x86_64/) whose sources only x86 builds compile: the fragments in it
+    # that those sources include (jccolext-avx2.asm, enc_loop.c) are only compiled there too
+    folders: dict[str, str] = {}
+    for key, where in only_x86.items():
+        folder = posixpath.dirname(key)
+        if is_x86_named(posixpath.basename(folder)):
+            folders.setdefault(folder, where)
     rules = {r.id: r for r in ruleset.rules}
     out = []
     for f in findings:
-        where = only_x86.get(_source_key(f.location.path)) if f.status is not PortStatus.PORTED else None
+        key = _source_key(f.location.path)
+        where = only_x86.get(key) or folders.get(posixpath.dirname(key)) if f.status is not PortStatus.PORTED else None
         rule = rules.get(f.rule_id)
         if where is None or rule is None or f.rule_id.startswith("ARM-BUILD-"):
             out.append(f)

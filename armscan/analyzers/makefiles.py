@@ -9,6 +9,7 @@ are optional. One pass over the lines, with string operations only (no regex tha
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ _CONDITIONALS = ("ifeq", "ifneq", "ifdef", "ifndef")
 _MAX_EXPAND = 8192
 _MAX_DEPTH = 16
 _MAX_LOGICAL = 1 << 16
+_MAX_GLOB_TRIES = 1_000_000
 _DEFAULT_GOAL_FILES = frozenset({"Makefile", "makefile", "GNUmakefile"})
 _MACHINE = re.compile(r"(?:uname\s+(?:-[mpi]|--machine|--processor)|arch)(?:\s+2>\s*/dev/null)?")
 _DIRECTIVE = re.compile(r"(ifeq|ifneq|ifdef|ifndef|else|endif|define)(?![\w.-])[ \t]*")
@@ -43,7 +45,7 @@ class _Frame:
 
 @dataclass
 class _Targets:
-    rules: dict[str, list[str] | None] = field(default_factory=dict)  # target -> prerequisites (None: unknown)
+    rules: dict[str, list[str]] = field(default_factory=dict)  # target -> prerequisites (globs where not known)
     first: str | None = None
     scoped: list[tuple[list[str], int]] = field(default_factory=list)  # lines that apply to these targets only
 
@@ -148,15 +150,11 @@ def _statement(line: str, raw: str, first: int, lines: LineIndex, live: Tri, var
         if "=" in rest.split(";", 1)[0]:
             targets.scoped.append((scope, first))
             return None
-        prerequisites = _expand(rest.split(";", 1)[0].replace("|", " "), variables)
+        prerequisites = [w for t in rest.split(";", 1)[0].replace("|", " ").split() for w in _glob(t, variables)]
         for target in scope:
             if not target.startswith(".") and "%" not in target and targets.first is None:
                 targets.first = target
-            known = targets.rules.setdefault(target, [])
-            if prerequisites is None:
-                targets.rules[target] = None
-            elif known is not None:
-                known.extend(prerequisites.split())
+            targets.rules.setdefault(target, []).extend(prerequisites)
         return scope
     if eq < 0:
         return None
@@ -334,6 +332,23 @@ def _reference(inner: str, variables: dict[str, Value], depth: int) -> Value:
     return None
 
 
+def _glob(token: str, variables: dict[str, Value]) -> list[str]:
+    """A prerequisite's names, with `*` where a reference in it is not known."""
+    value = _expand(token, variables)
+    if value is not None:
+        return value.split()
+    out, at = [], 0
+    while (dollar := token.find("$", at)) >= 0:
+        out.append(token[at:dollar])
+        end = _closing(token, dollar + 1) if token[dollar + 1:dollar + 2] in ("(", "{") else dollar + 1
+        if end < 0:
+            return ["*"]
+        out.append(_expand(token[dollar:end + 1], variables) or "*")
+        at = end + 1
+    out.append(token[at:])
+    return "".join(out).split() or ["*"]
+
+
 def _pattern(pattern: str, word: str) -> bool:
     if "%" not in pattern:
         return pattern == word
@@ -346,15 +361,22 @@ def _optional_targets(targets: _Targets, variables: dict[str, Value], blocks: Bl
     goal = variables.get(".DEFAULT_GOAL") if ".DEFAULT_GOAL" in variables else targets.first
     if goal is None or goal not in targets.rules:
         return
-    reached, todo = {goal}, [goal]
+    reached, todo, budget = {goal}, [goal], _MAX_GLOB_TRIES
     while todo:
-        prerequisites = targets.rules.get(todo.pop(), [])
-        if prerequisites is None:
-            return  # some prerequisites are not known: anything may be built
-        for name in prerequisites:
-            if name not in reached:
-                reached.add(name)
-                todo.append(name)
+        for prerequisite in targets.rules.get(todo.pop(), []):
+            if "*" in prerequisite:  # part of it is not known: it may name any target it fits
+                budget -= len(targets.rules)
+                if budget < 0:
+                    return
+                # a reference not known at all ($(RES_FILE) set for Windows) names files, not bench32 or test32
+                names = [t for t in targets.rules if fnmatch.fnmatchcase(t, prerequisite)
+                         and (prerequisite != "*" or "." in t or "/" in t)]
+            else:
+                names = [prerequisite]
+            for name in names:
+                if name not in reached:
+                    reached.add(name)
+                    todo.append(name)
     for scope, line in targets.scoped:
         if scope and not any(t in reached or "%" in t for t in scope):
             blocks.mark(line, line, f"only for `make {scope[0]}`, which the default goal ({goal}) does not build")
