@@ -17,7 +17,8 @@ from armscan.model import PortStatus, Severity, SkipReason
 from armscan.plan import build_plan
 from tests.conftest import scan
 
-AVX2_CODEC = "#include <immintrin.h>\nint f(const int *p) { return _mm256_extract_epi32(_mm256_loadu_si256((const __m256i *)p), 0); }\n"
+AVX2_CODEC = ("#include <immintrin.h>\n"
+              "int f(const int *p) { return _mm256_extract_epi32(_mm256_loadu_si256((const __m256i *)p), 0); }\n")
 
 
 def _blocks(text: str, name: str) -> Blocks:

@@ -148,7 +148,7 @@ def apply_x86_only_sources(findings: Iterable[Finding], ruleset: RuleSet) -> lis
     out = []
     for f in findings:
         key = _source_key(f.location.path)
-        where = only_x86.get(key) or folders.get(posixpath.dirname(key)) if f.status is not PortStatus.PORTED else None
+        where: str | None = only_x86.get(key) or folders.get(posixpath.dirname(key)) if f.status is not PortStatus.PORTED else None
         rule = rules.get(f.rule_id)
         if where is None or rule is None or f.rule_id.startswith("ARM-BUILD-"):
             out.append(f)
