@@ -148,15 +148,15 @@ def apply_x86_only_sources(findings: Iterable[Finding], ruleset: RuleSet) -> lis
     out = []
     for f in findings:
         key = _source_key(f.location.path)
-        where: str | None = only_x86.get(key) or folders.get(posixpath.dirname(key)) if f.status is not PortStatus.PORTED else None
+        listed = None if f.status is PortStatus.PORTED else only_x86.get(key) or folders.get(posixpath.dirname(key))
         rule = rules.get(f.rule_id)
-        if where is None or rule is None or f.rule_id.startswith("ARM-BUILD-"):
+        if listed is None or rule is None or f.rule_id.startswith("ARM-BUILD-"):
             out.append(f)
             continue
         hit = Hit(line=f.location.line or 0, column=f.location.column or 0, end_column=f.location.end_column,
                   snippet=f.location.snippet or "", match=f.location.match or "", state=PortStatus.PORTED)
         ported = to_finding(rule, hit, f.location.path)
-        message = (f"Only x86 builds compile this file ({where} lists it under a condition that is false on "
+        message = (f"Only x86 builds compile this file ({listed} lists it under a condition that is false on "
                    f"aarch64), so this x86 path does not stop the aarch64 build: {f.message}")
         out.append(replace(ported, location=f.location, message=message, suppressed=f.suppressed))
     return out
