@@ -230,3 +230,28 @@ def test_ifndef_x86_with_error_says_the_build_stops(tmp_path: Path) -> None:
     found = scan(tmp_path, display="").findings
     assert [(f.rule_id, f.location.line) for f in found] == [("ARM-C-ARCH-ERROR", 2)]
     assert "the build stops on aarch64" in found[0].message
+
+
+@pytest.mark.parametrize("tar_format", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])
+def test_long_member_names_in_every_tar_format(tmp_path: Path, tar_format: int) -> None:
+    name = "pkg/" + "a" * 70 + "/" + "b" * 70 + "/simd.c"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tar_format) as archive:
+        info = tarfile.TarInfo(name)
+        info.size = len(AVX2_CODEC)
+        archive.addfile(info, io.BytesIO(AVX2_CODEC.encode()))
+        link = tarfile.TarInfo("pkg/link.c")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"  # never followed
+        archive.addfile(link)
+    (tmp_path / "src.tgz").write_bytes(buffer.getvalue())
+    assert {f.location.path for f in scan(tmp_path, display="").findings} == {f"src.tgz!{name}"}
+
+
+def test_a_tar_header_with_a_wrong_checksum_is_malformed(tmp_path: Path) -> None:
+    import gzip
+
+    data = bytearray(_tgz({"a.c": b"int x;\n"}, "w"))
+    data[0] = ord("z")  # the name changes, the stored checksum does not
+    (tmp_path / "src.tar.gz").write_bytes(gzip.compress(bytes(data)))
+    result = scan(tmp_path, display="")
+    assert [(s.reason, "checksum" in s.detail) for s in result.skipped] == [(SkipReason.MALFORMED, True)]

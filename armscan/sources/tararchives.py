@@ -14,8 +14,6 @@ import gzip
 import importlib
 import lzma
 import posixpath
-import shutil
-import tarfile
 import tempfile
 import zlib
 from typing import TYPE_CHECKING, BinaryIO, cast
@@ -24,26 +22,13 @@ from armscan.binary.headers import HEAD_SIZE
 from armscan.limits import ARCHIVE_SUFFIXES, TAR_SUFFIXES, Limits, MiB
 from armscan.model import SkipReason
 from armscan.sources.archives import Nesting, again, header_only, is_binary, sha256_of, too_deep
+from armscan.sources.tarstream import Member, TarError, TarStream
 
 if TYPE_CHECKING:
     from armscan.analyzers.files import Collector
     from armscan.rules_engine.loader import RuleSet
 
-_MAX_EXTENDED_HEADER = MiB
-_EXTENDED = frozenset({tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
-                       tarfile.SOLARIS_XHDTYPE})
-
-
-class _BoundedTarInfo(tarfile.TarInfo):
-    """tarfile reads a long-name or pax header whole into memory: one that claims a gigabyte is refused first."""
-
-    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
-        if self.type in _EXTENDED and self.size > _MAX_EXTENDED_HEADER:
-            raise tarfile.HeaderError(f"an extended header of {self.size} bytes (over {_MAX_EXTENDED_HEADER})")
-        return super()._proc_member(tarfile_)  # type: ignore[misc, no-any-return]
-
-
-_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError, ValueError, UnicodeError)
+_ERRORS = (TarError, OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
 _SPOOL_IN_MEMORY = 16 * MiB
 
 
@@ -78,15 +63,16 @@ def scan_tar(fh: BinaryIO, display: str, name: str, ruleset: RuleSet, limits: Li
         return
     budget = max(size * limits.max_compression_ratio, MiB)  # what honest compression can expand to
     try:
-        with stream, tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo) as archive:
-            for info in archive:
+        with stream:
+            archive = TarStream(stream)
+            for info in archive.members():
                 if not _member(archive, info, display, budget, ruleset, limits, out, depth):
                     return
     except _ERRORS as e:
         out.skip(display, SkipReason.MALFORMED, f"unreadable tar archive: {e}")
 
 
-def _member(archive: tarfile.TarFile, info: tarfile.TarInfo, display: str, budget: int, ruleset: RuleSet,
+def _member(archive: TarStream, info: Member, display: str, budget: int, ruleset: RuleSet,
             limits: Limits, out: Collector, depth: int) -> bool:
     """Analyze one member; False when nothing more of the archive is to be read."""
     from armscan.analyzers.files import analyze_stream
@@ -94,11 +80,11 @@ def _member(archive: tarfile.TarFile, info: tarfile.TarInfo, display: str, budge
     if out.nesting.spent:
         return False
     member = f"{display}!{info.name}"
-    if info.offset_data + info.size > budget:
+    if info.offset + info.size > budget:
         out.skip(display, SkipReason.ZIP_BOMB, f"expands past {limits.max_compression_ratio} times its size at "
                  f"{info.name} (a decompression bomb); it and what follows it were not checked")
         return False
-    if not info.isfile():
+    if not info.regular:
         return True  # folders and links: nothing of their own, and a link is never followed
     out.nesting.members += 1
     out.nesting.unpacked += info.size
@@ -121,10 +107,7 @@ def _member(archive: tarfile.TarFile, info: tarfile.TarInfo, display: str, budge
     if nested and depth + 1 >= limits.max_archive_depth:
         too_deep(member, limits, out)
         return True
-    source = archive.extractfile(info)
-    if source is None:
-        return True
-    head = source.read(HEAD_SIZE)
+    head = archive.read(HEAD_SIZE)
     out.bytes_read += len(head)
     binary = is_binary(head)
     if not (binary or nested or ruleset.for_file(ruleset.name_for_rules(base))):
@@ -133,7 +116,8 @@ def _member(archive: tarfile.TarFile, info: tarfile.TarInfo, display: str, budge
         return True
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
         spool.write(head)
-        shutil.copyfileobj(source, spool, 1 << 20)
+        while chunk := archive.read(1 << 20):
+            spool.write(chunk)
         out.bytes_read += info.size - len(head)
         spool.seek(0)
         whole: BinaryIO = spool  # type: ignore[assignment]
