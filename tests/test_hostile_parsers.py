@@ -147,7 +147,7 @@ def test_cmake_processor_and_dockerfile_download_rules_still_match(tmp_path: Pat
     (tmp_path / "Dockerfile").write_text(
         "FROM scratch\nRUN curl -O http://http://x/arm64 && curl -o t URL=https://e.com/t-linux-amd64.tgz\n")
     result = scan(tmp_path, display="")
-    assert _rule_findings(result, "ARM-BUILD-CMAKE-X86-PROCESSOR") == [(3, "medium", None)]
+    assert _rule_findings(result, "ARM-BUILD-CMAKE-X86-PROCESSOR") == [(3, "info", None)]  # judged where used
     download = [f for f in result.findings if f.rule_id == "ARM-DOCKER-ARCH-URL"]
     assert [(f.location.line, f.location.match) for f in download] == [(2, "https://e.com/t-linux-amd64.tgz")]
 
