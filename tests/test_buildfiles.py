@@ -255,3 +255,8 @@ def test_a_tar_header_with_a_wrong_checksum_is_malformed(tmp_path: Path) -> None
     (tmp_path / "src.tar.gz").write_bytes(gzip.compress(bytes(data)))
     result = scan(tmp_path, display="")
     assert [(s.reason, "checksum" in s.detail) for s in result.skipped] == [(SkipReason.MALFORMED, True)]
+
+
+def test_a_continued_line_past_the_bound_ends_where_its_lines_end() -> None:
+    text = "SRCS = \\\n" + "  a.c \\\n" * 20_000 + "  b.c\nifeq ($(shell uname -m),x86_64)\nA += -mavx2\nendif\n"
+    assert _off(text, "Makefile") == [20_004]

@@ -61,9 +61,9 @@ def interpret(text: str, lines: LineIndex, name: str, blocks: Blocks) -> None:
         first = i + 1
         raw = physical[i]
         logical = raw
-        while logical.endswith("\\") and i + 1 < len(physical):
+        while physical[i].endswith("\\") and i + 1 < len(physical):
             i += 1
-            if len(logical) < _MAX_LOGICAL:
+            if len(logical) < _MAX_LOGICAL:  # past it the line's words are not read, but its lines are passed
                 logical = logical[:-1] + " " + physical[i].lstrip()
         i += 1
         live = _live(stack)
