@@ -49,9 +49,11 @@ def _write(root: Path, files: dict[str, str]) -> Path:
     ('CMAKE_SIZEOF_VOID_P EQUAL 4', True),
     ('ARCH STREQUAL "x86_64"', True),  # a variable from elsewhere compared with an x86 name
     ('${ARCH} MATCHES "x86|x64"', True),
-    ('WIN32', False),  # unknown: left as it is
-    ('MSVC AND CMAKE_SYSTEM_PROCESSOR MATCHES "AMD64"', True),
-    ('MSVC OR CMAKE_SYSTEM_PROCESSOR MATCHES "AMD64"', False),
+    ('WIN32', True),  # the build answered for is aarch64 Linux
+    ('MSVC', True),
+    ('USE_FAST', False),  # unknown: left as it is
+    ('USE_FAST AND CMAKE_SYSTEM_PROCESSOR MATCHES "AMD64"', True),
+    ('USE_FAST OR CMAKE_SYSTEM_PROCESSOR MATCHES "AMD64"', False),
     ('((((CMAKE_SYSTEM_PROCESSOR MATCHES "x86"))))', True),
 ])
 def test_cmake_conditions_as_aarch64_sees_them(condition: str, off: bool) -> None:

@@ -45,6 +45,9 @@ _SOURCE_LISTS = frozenset({"add_library", "add_executable", "target_sources", "s
 _LOOPS = {"foreach": "endforeach", "while": "endwhile", "function": "endfunction", "macro": "endmacro",
           "block": "endblock"}
 
+# The build armscan answers for is aarch64 Linux (as aarch64-linux-gnu-gcc builds it): no MSVC, Windows or Apple
+_OTHER_SYSTEMS = ("WIN32", "MSVC", "APPLE", "CYGWIN", "MINGW", "MSYS", "IOS", "WINCE", "WINDOWS_PHONE", "WINDOWS_STORE",
+                  "BORLAND", "WATCOM", "XCODE", "MSVC_IDE", "ANDROID", "EMSCRIPTEN")
 Value = str | None  # None: not known from this file
 Tri = bool | None
 
@@ -96,7 +99,9 @@ class _Interpreter:
         self.text, self.lines, self.blocks = text, lines, blocks
         self.vars: dict[str, Value] = {"CMAKE_SYSTEM_PROCESSOR": "aarch64", "CMAKE_HOST_SYSTEM_PROCESSOR": "aarch64",
                                        "CMAKE_SIZEOF_VOID_P": "8", "CMAKE_C_SIZEOF_DATA_PTR": "8",
-                                       "CMAKE_CXX_SIZEOF_DATA_PTR": "8"}
+                                       "CMAKE_CXX_SIZEOF_DATA_PTR": "8", "CMAKE_SYSTEM_NAME": "Linux",
+                                       "CMAKE_HOST_SYSTEM_NAME": "Linux", "UNIX": "1", "LINUX": "1",
+                                       **dict.fromkeys(_OTHER_SYSTEMS, "")}
         self.stack: list[_Frame] = []
         self.only_x86: set[str] = set()  # variables this file sets only where aarch64 does not go
 

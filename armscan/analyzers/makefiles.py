@@ -369,7 +369,7 @@ def _optional_targets(targets: _Targets, variables: dict[str, Value], blocks: Bl
                 if budget < 0:
                     return
                 # a reference not known at all ($(RES_FILE) set for Windows) names files, not bench32 or test32
-                names = [t for t in targets.rules if fnmatch.fnmatchcase(t, prerequisite)
+                names = [t for t in targets.rules if fnmatch.fnmatchcase(t, prerequisite) and not t.startswith(".")
                          and (prerequisite != "*" or "." in t or "/" in t)]
             else:
                 names = [prerequisite]
