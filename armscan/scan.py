@@ -17,6 +17,7 @@ from armscan import __version__
 from armscan.analyzers.counterparts import forget_listings
 from armscan.analyzers.files import Collector, analyze_file
 from armscan.analyzers.java import classifier_jar_findings
+from armscan.compile.phase import CompileOptions
 from armscan.docker import phase as docker_phase
 from armscan.gate import apply_inline
 from armscan.limits import Limits
@@ -65,6 +66,7 @@ class ScanOptions:
     python: PythonOptions | None = None  # None: requirement files are not checked against an index
     registry: object | None = None  # RegistrySettings for Dockerfile base images; None: not checked (offline)
     targets: Targets | None = None  # CPUs and system aarch64 binaries are checked against; None: not checked
+    compile: CompileOptions | None = None  # ask the aarch64 compiler about every translation unit; None: do not
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,14 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         merge.findings.extend(docker.findings)
         merge.skipped.extend(docker.skipped)
         errors.extend(docker.errors)
+        if options.compile is not None:
+            from armscan.compile import phase as compile_phase
+
+            compiled = compile_phase.run(inputs, entries, merge.findings, ruleset, options.compile)
+            merge.findings = compiled.findings
+            merge.skipped.extend(compiled.skipped)
+            errors.extend(compiled.errors)
+            complete = complete and not compiled.errors
         complete = complete and not docker.errors
         if options.targets is not None:
             merge.findings.extend(check_targets(merge.artifacts, ruleset, options.targets))
