@@ -207,6 +207,7 @@ class Skipped:
     path: str
     reason: SkipReason
     detail: str
+    scope: str = PRODUCT
 
 
 @dataclass(frozen=True)

@@ -241,7 +241,7 @@ def _product_verdict(result: ScanResult, items: list[WorkItem]) -> tuple[str, st
         names = ", ".join(i.subject for i in blocking[:5])
         return "blocked", f"nothing installable on aarch64 for {names}: each needs a replacement before the move"
     work = [i for i in items if i.kind is not WorkKind.VERIFY and i.severity.at_least(Severity.LOW)]
-    unknown = len(result.skipped)
+    unknown = sum(1 for s in result.skipped if s.scope == PRODUCT)
     unjudged = sorted({f.location.match or f.location.path for f in result.findings
                        if f.rule_id in _UNJUDGED_RULES and f.suppressed is None and f.scope == PRODUCT})
     if work or unknown or unjudged or not result.complete:

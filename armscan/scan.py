@@ -24,7 +24,7 @@ from armscan.model import Artifact, Finding, PackageRecord, ScanResult, Skipped,
 from armscan.python import phase as python_phase
 from armscan.python.analyze import PythonOptions
 from armscan.rules_engine.loader import RuleSet
-from armscan.scopes import apply_scopes
+from armscan.scopes import apply_scopes, apply_skipped_scopes
 from armscan.sources.tree import FileEntry, walk
 from armscan.targets import Targets
 from armscan.targets import check as check_targets
@@ -203,6 +203,7 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         if options.scopes:
             # one pass over the merged findings: they come from many analyzers, the scope from the path alone
             merge.findings = apply_scopes(merge.findings, tuple(display for _, display in inputs))
+            merge.skipped = apply_skipped_scopes(merge.skipped, tuple(display for _, display in inputs))
     except KeyboardInterrupt as e:  # SIGTERM and SIGHUP too (the command line turns them into this)
         from armscan.python.deadline import expire_all
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from armscan.model import PRODUCT, Finding
+from armscan.model import PRODUCT, Finding, Skipped
 from armscan.resources import rules_dir
 from armscan.rules_engine.loader import load_validated
 
@@ -84,4 +84,16 @@ def apply_scopes(findings: list[Finding], inputs: tuple[str, ...]) -> list[Findi
     for finding in findings:
         scope = classify(relative_path(finding.location.path, inputs))
         marked.append(finding if scope == finding.scope else replace(finding, scope=scope))
+    return marked
+
+
+def apply_skipped_scopes(skipped: list[Skipped], inputs: tuple[str, ...]) -> list[Skipped]:
+    """What was not checked, with its scope: outside the product it does not hold back the verdict."""
+    from armscan.gate import relative_path
+
+    marked = []
+    for record in skipped:
+        head, _, line = record.path.rpartition(":")  # "Dockerfile:3": a line of a file
+        scope = classify(relative_path(head if head and line.isdigit() else record.path, inputs))
+        marked.append(record if scope == record.scope else replace(record, scope=scope))
     return marked

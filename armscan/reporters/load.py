@@ -11,6 +11,7 @@ import jsonschema
 
 from armscan.gate import relative_path
 from armscan.model import (
+    PRODUCT,
     Artifact,
     Confidence,
     Effort,
@@ -123,7 +124,8 @@ def from_document(doc: dict[str, Any]) -> ScanResult:
         rule_packs=tuple(RulePackInfo(**p) for p in doc["rule_packs"]),
         artifacts=tuple(_artifact(a) for a in doc["artifacts"]),
         findings=tuple(_finding(f, rules, tuple(doc["inputs"])) for f in doc["findings"]),
-        skipped=tuple(Skipped(s["path"], SkipReason(s["reason"]), s["detail"]) for s in doc["skipped"]),
+        skipped=tuple(Skipped(s["path"], SkipReason(s["reason"]), s["detail"], s.get("scope", PRODUCT))
+                      for s in doc["skipped"]),
         stats=Stats(**doc["stats"]), complete=bool(doc["complete"]), errors=tuple(doc["errors"]),
         rules=tuple(rules.values()),
         packages=tuple(PackageRecord(**{**p, "chain": tuple(p["chain"])}) for p in doc.get("packages", [])),
