@@ -162,3 +162,25 @@ def test_markdown_and_terminal_show_the_other_scopes_apart(tmp_path: Path) -> No
     assert "Not part of the product (tests, benchmarks, CI...)" in done.stdout
     assert "[test]" in done.stdout and "nothing at or above high: pass" in done.stdout
     assert json_report.to_document(result)["plan"]["verdict"] == "ready"
+
+
+def test_scope_knowledge_is_validated_with_every_problem_named(tmp_path: Path) -> None:
+    from armscan.rules_engine.loader import RuleError, load_validated
+
+    bad = tmp_path / "scopes.yaml"
+    bad.write_text("scopes:\n  product: {label: Ours, folders: [src], files: []}\n"
+                   "  test: {label: Tests, folders: ['tests/*'], files: ['a/b']}\n"
+                   "vendored: {folders: [vendor], scope: vendor-test, label: Vendored, applies-to: [test]}\n")
+    with pytest.raises(RuleError) as error:
+        load_validated({"scopes.yaml": bad}, "scopes.schema.json", "scope knowledge")
+    message = str(error.value)
+    assert "scopes.yaml: scopes: 'product'" in message  # a path matching no folder name is not the product
+    assert "scopes.yaml: scopes/test/folders/0" in message and "scopes.yaml: scopes/test/files/0" in message
+
+
+def test_report_applies_the_scope_to_saved_results(tmp_path: Path) -> None:
+    _only_tests(tmp_path / "proj")
+    saved = tmp_path / "result.json"
+    assert run_cli("scan", "proj", "--offline", "--no-index", "-q", "--json", str(saved), cwd=tmp_path).returncode == 0
+    assert run_cli("report", str(saved), "-q").returncode == 0
+    assert run_cli("report", str(saved), "-q", "--scope", "all").returncode == 1
