@@ -81,8 +81,12 @@ def apply_scopes(findings: list[Finding], inputs: tuple[str, ...]) -> list[Findi
     from armscan.gate import relative_path
 
     marked = []
+    known: dict[str, str] = {}  # many findings share a path
     for finding in findings:
-        scope = classify(relative_path(finding.location.path, inputs))
+        path = finding.location.path
+        if path not in known:
+            known[path] = classify(relative_path(path, inputs))
+        scope = known[path]
         marked.append(finding if scope == finding.scope else replace(finding, scope=scope))
     return marked
 

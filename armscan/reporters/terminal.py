@@ -25,6 +25,10 @@ def _where(finding: Finding) -> str:
     return terminal(f"{loc.path}:{loc.line}" if loc.line else loc.path)
 
 
+def _count(number: float, noun: str) -> str:
+    return f"{number:g} {noun}{'' if number == 1 else 's'}"
+
+
 def _list(console: Console, title: str, findings: list[Finding], verbose: bool, limit: int) -> None:
     # In a CI log (not a terminal) nothing is wrapped: a wrapped name could start a line with a workflow command.
     soft = not console.is_terminal
@@ -77,11 +81,12 @@ def render(result: ScanResult, console: Console, *, threshold: Severity | None, 
     words = {"ready": "ready", "ready-after-work": "ready after work", "blocked": "blocked"}
     table.add_row("Verdict", Text(terminal(f"{words[plan.verdict]}: {plan.reason}")))
     if plan.totals:
-        table.add_row("Work", "\n".join(f"{t.label}: {describe_total(t)}; {t.days:g} days" for t in plan.totals)
-                      + f"\nin all about {plan.days:g} days")
+        table.add_row("Work", "\n".join(f"{t.label}: {describe_total(t)}; {_count(t.days, 'day')}"
+                                        for t in plan.totals) + f"\nin all about {_count(plan.days, 'day')}")
     if plan.other:
-        table.add_row("Not the product", "\n".join(f"{t.label}: {t.items} items, {t.findings} findings, "
-                                                    f"{t.days:g} days" for t in plan.other)
+        table.add_row("Not the product", "\n".join(f"{t.label}: {_count(t.items, 'item')}, "
+                                                    f"{_count(t.findings, 'finding')}, {_count(t.days, 'day')}"
+                                                    for t in plan.other)
                       + ("" if every_scope else "\nnot counted by the verdict or the gate (--scope all counts "
                                                  "them for the gate)"))
     if len(result.cpu_targets) > 1:
