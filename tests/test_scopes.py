@@ -184,3 +184,13 @@ def test_report_applies_the_scope_to_saved_results(tmp_path: Path) -> None:
     assert run_cli("scan", "proj", "--offline", "--no-index", "-q", "--json", str(saved), cwd=tmp_path).returncode == 0
     assert run_cli("report", str(saved), "-q").returncode == 0
     assert run_cli("report", str(saved), "-q", "--scope", "all").returncode == 1
+
+
+def test_classifying_a_hostile_path_stays_linear() -> None:
+    import time
+
+    started = time.monotonic()
+    assert classify("a/" + "_test.c" * 100_000 + "x") == PRODUCT
+    assert classify("/".join(["d"] * 100_000) + "/x.c") == PRODUCT
+    assert classify("/".join(["third_party"] * 50_000) + "/tests/x.c") == "vendor-test"
+    assert time.monotonic() - started < 2
