@@ -25,6 +25,7 @@ from armscan.model import Artifact, Finding, PackageRecord, ScanResult, Skipped,
 from armscan.python import phase as python_phase
 from armscan.python.analyze import PythonOptions
 from armscan.rules_engine.loader import RuleSet
+from armscan.scopes import apply_scopes, apply_skipped_scopes
 from armscan.sources.tree import FileEntry, walk
 from armscan.targets import Targets
 from armscan.targets import check as check_targets
@@ -67,6 +68,7 @@ class ScanOptions:
     registry: object | None = None  # RegistrySettings for Dockerfile base images; None: not checked (offline)
     targets: Targets | None = None  # CPUs and system aarch64 binaries are checked against; None: not checked
     compile: CompileOptions | None = None  # ask the aarch64 compiler about every translation unit; None: do not
+    scopes: bool = True  # tell tests, benchmarks, CI... from the product; not in installed environments
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,10 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
             merge.findings.extend(check_targets(merge.artifacts, ruleset, options.targets))
             merge.targets.update(options.targets.describe())
         merge.findings = apply_inline(merge.findings, {e.display: (e.path, e.root) for e in entries})
+        if options.scopes:
+            # one pass over the merged findings: they come from many analyzers, the scope from the path alone
+            merge.findings = apply_scopes(merge.findings, tuple(display for _, display in inputs))
+            merge.skipped = apply_skipped_scopes(merge.skipped, tuple(display for _, display in inputs))
     except KeyboardInterrupt as e:  # SIGTERM and SIGHUP too (the command line turns them into this)
         from armscan.python.deadline import expire_all
 

@@ -21,6 +21,7 @@ from armscan.cli.common import (
     python_options,
     registry_settings,
     resolve_fail_on,
+    resolve_scope,
     resolve_targets,
     run_scan,
     setup_logging,
@@ -50,6 +51,7 @@ from armscan.cli_options import (
     Quiet,
     RegistryTimeout,
     SarifOut,
+    ScopeOption,
     TargetOption,
     Timeout,
     Verbose,
@@ -68,6 +70,7 @@ def scan(
     markdown_out: MarkdownOut = None,
     csv_out: CsvOut = None,
     fail_on: FailOnOption = None,
+    scope: ScopeOption = None,
     target: TargetOption = None,
     os_name: OsOption = None,
     baseline: BaselineOption = None,
@@ -136,7 +139,8 @@ def scan(
                                        limits=Limits(), python=python, registry=registry, targets=targets,
                                        compile=compile_options),
                            frozenset(disable or config.get("disable", ())),
-                           baseline=baseline or optional_path(config.path("baseline")))
+                           baseline=baseline or optional_path(config.path("baseline")),
+                           every_scope=resolve_scope(scope, config))
         code = run_scan(request, verbose, quiet, stderr)
     except UsageError as e:
         print_error(stderr, str(e))
