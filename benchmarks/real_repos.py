@@ -13,8 +13,10 @@ the data lists as a true place, and on one of its lines when the data gives line
 examples, CI: counted apart, never in precision), the plan's days, and the time taken; then the totals.
 The truth in the data comes from building each project for aarch64 with the cross compiler.
 
-With --peer CMD (or a `porting-advisor` command on PATH) the peer tool runs on each folder as well and its time
-and exit code are printed beside armscan's; otherwise "peer not installed".
+With --peer CMD (or a `porting-advisor` command on PATH) the leading peer, Arm's Porting Advisor (AWS's "Porting
+Advisor for Graviton", not on PyPI: CMD is e.g. "python3 SRC/porting-advisor.py"), runs on each folder as well;
+its JSON report is scored the same way and printed as a second table with its times; otherwise "peer not
+installed".
 Exit status: 0 when every project met its target (verdict as expected, no false blocker/high finding in the
 product, every true place found), 1 when some did not, 2 for a usage error.
 """
@@ -23,10 +25,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -183,37 +187,62 @@ def is_product(path: str, project: Project) -> bool:
     return not any(path == prefix or path.startswith(prefix + "/") for prefix in project.not_product)
 
 
+def _relative(path_text: str, base: Path) -> str:
+    path = Path(path_text)
+    try:
+        return path.resolve().relative_to(base).as_posix() if path.is_absolute() else path.as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 def findings_of(result: dict[str, Any], root: Path) -> list[Finding]:
     """The unsuppressed findings of an armscan JSON result, with paths made relative to the project folder."""
-    found: list[Finding] = []
     base = root.resolve()
+    found: list[Finding] = []
     for raw in result.get("findings", []):
         if raw.get("suppressed"):
             continue
         location = raw.get("location") or {}
-        path = Path(str(location.get("path", "")))
-        try:
-            relative = path.resolve().relative_to(base).as_posix() if path.is_absolute() else path.as_posix()
-        except ValueError:
-            relative = path.as_posix()
         line = location.get("line")
-        found.append(Finding(relative, line if isinstance(line, int) else None, str(raw.get("rule_id", "")),
-                             str(raw.get("severity", ""))))
+        found.append(Finding(_relative(str(location.get("path", "")), base), line if isinstance(line, int) else None,
+                             str(raw.get("rule_id", "")), str(raw.get("severity", ""))))
     return found
 
 
-def score(project: Project, result: dict[str, Any], root: Path, seconds: float) -> Score:
-    """Compare one armscan result with the project's truth."""
-    severe = [f for f in findings_of(result, root) if f.severity in SEVERE]
+def tally(project: Project, findings: Sequence[Finding], got: str, days: float, seconds: float,
+          complete: bool = True) -> Score:
+    """Compare blocker/high findings with the project's truth."""
+    severe = [f for f in findings if f.severity in SEVERE]
     product = [f for f in severe if is_product(f.path, project)]
     true = [f for f in product if any(p.covers(f.path, f.line) for p in project.places)]
     found = [p for p in project.places if any(p.covers(f.path, f.line) for f in product)]
     false_places = tuple(sorted({f.path for f in product if f not in true}))
+    return Score(project.name, project.verdict, got, len(product), len(true), len(project.places), len(found),
+                 len(severe) - len(product), round(days, 1), seconds, complete, false_places)
+
+
+def score(project: Project, result: dict[str, Any], root: Path, seconds: float) -> Score:
+    """Compare one armscan result with the project's truth."""
     plan = result.get("plan") or {}
     days = sum(float(item.get("days") or 0) for item in plan.get("items", []))
-    return Score(project.name, project.verdict, str(plan.get("verdict", "?")), len(product), len(true),
-                 len(project.places), len(found), len(severe) - len(product), round(days, 1), seconds,
-                 bool(result.get("complete", False)), false_places)
+    return tally(project, findings_of(result, root), str(plan.get("verdict", "?")), days, seconds,
+                 bool(result.get("complete", False)))
+
+
+# The peer (Arm's Porting Advisor, as AWS ships it) writes each issue as "IssueType: PATH:LINE (function): text"
+# or "IssueType: PATH: text"; it has no severities, so every issue counts as blocker/high here.
+_PEER_ISSUE = re.compile(r"(\w+): (\S+?)(?::(\d+))?(?: |:|$)")
+
+
+def peer_findings(report: dict[str, Any], root: Path) -> list[Finding]:
+    base = root.resolve()
+    found: list[Finding] = []
+    for issue in report.get("issues", []):
+        match = _PEER_ISSUE.match(str(issue))
+        if match:
+            line = int(match[3]) if match[3] else None
+            found.append(Finding(_relative(match[2], base), line, match[1], "high"))
+    return found
 
 
 def run_armscan(armscan: Sequence[str], folder: Path) -> tuple[dict[str, Any] | None, float, str]:
@@ -228,10 +257,21 @@ def run_armscan(armscan: Sequence[str], folder: Path) -> tuple[dict[str, Any] | 
         return None, seconds, (proc.stderr.strip() or f"exit {proc.returncode} with no JSON")[-500:]
 
 
-def run_peer(peer: Sequence[str], folder: Path) -> tuple[float, int]:
-    start = time.perf_counter()
-    proc = subprocess.run([*peer, str(folder)], capture_output=True, text=True)
-    return time.perf_counter() - start, proc.returncode
+def run_peer(peer: Sequence[str], project: Project, folder: Path) -> Score | str:
+    """The peer's JSON report for FOLDER, scored like armscan's (its verdict: ready when it reports nothing)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        report_path, log_path = Path(scratch) / "report.json", Path(scratch) / "log.txt"
+        start = time.perf_counter()
+        proc = subprocess.run([*peer, str(folder), "--output", str(report_path), "--output-format", "json",
+                               "--no-progress", "--quiet", "--log-file", str(log_path)],
+                              capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        try:
+            report = json.loads(report_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return f"peer gave no report (exit {proc.returncode}): {proc.stderr.strip()[-300:]}"
+    findings = peer_findings(report, folder)
+    return tally(project, findings, "not-ready" if findings else "ready", 0.0, seconds)
 
 
 def checkout_commit(folder: Path) -> str | None:
@@ -273,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("corpus", type=Path, help="folder with one checkout per project, named as in the data")
     parser.add_argument("--armscan", default=None, help="armscan command (default: the one beside this Python)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="expected results (YAML)")
-    parser.add_argument("--peer", default=None, help="peer tool command; the project folder is appended")
+    parser.add_argument("--peer", default=None, help="Porting Advisor command; the folder and its options are appended")
     parser.add_argument("--only", action="append", default=[], help="run only this project; repeatable")
     parser.add_argument("--details", action="store_true", help="list the product files with false findings")
     args = parser.parse_args(argv)
@@ -292,6 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     peer = shlex.split(args.peer) if args.peer else ([found] if (found := shutil.which("porting-advisor")) else None)
 
     scores: list[Score] = []
+    peer_scores: list[Score] = []
     for project in projects:
         folder = args.corpus / project.name
         if not folder.is_dir():
@@ -310,11 +351,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.details and s.false_places:
             print(f"{project.name}: false blocker/high findings in {', '.join(s.false_places)}")
         if peer:
-            peer_seconds, code = run_peer(peer, folder)
-            print(f"{project.name}: peer {peer_seconds:.2f}s (exit {code}), armscan {seconds:.2f}s")
-    if not peer:
-        print("peer not installed")
+            peer_score = run_peer(peer, project, folder)
+            if isinstance(peer_score, str):
+                print(f"{project.name}: {peer_score}")
+            else:
+                peer_scores.append(peer_score)
     print("\n".join(table(scores)))
+    if peer and peer_scores:
+        print(f"\npeer ({' '.join(peer)}): every issue counted as blocker/high; its verdict is ready when it "
+              "reports nothing; no plan, so no days")
+        print("\n".join(table(peer_scores)))
+    elif not peer:
+        print("peer not installed")
     return 0 if scores and len(scores) == len(projects) and all(s.met for s in scores) else 1
 
 

@@ -145,3 +145,19 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     bad.write_text("nothing: here\n")
     assert rr.main([str(tmp_path), "--data", str(bad)]) == 2
     assert "no 'projects' list" in capsys.readouterr().err
+
+
+def test_peer_issues_are_read_with_their_places(tmp_path: Path) -> None:
+    root = tmp_path / "x86only"
+    report = {"issues": [
+        f"IntrinsicIssue: {root}/src/sse.c:2 (add4): architecture-specific intrinsic: _mm_add_epi32",
+        f"AsmSourceIssue: {root}/tests/t.S: architecture-specific assembly source file",
+        "garbage",
+    ]}
+    found = rr.peer_findings(report, root)
+    assert [(f.path, f.line, f.rule_id) for f in found] == [
+        ("src/sse.c", 2, "IntrinsicIssue"), ("tests/t.S", None, "AsmSourceIssue")]
+    data = tmp_path / "d.yaml"
+    data.write_text(DATA)
+    s = rr.tally(rr.load_projects(data)[1], found, "not-ready", 0.0, 0.2)
+    assert (s.product, s.true_positives, s.places_found, s.not_product) == (1, 1, 1, 1)
