@@ -245,10 +245,11 @@ def peer_findings(report: dict[str, Any], root: Path) -> list[Finding]:
     return found
 
 
-def run_armscan(armscan: Sequence[str], folder: Path) -> tuple[dict[str, Any] | None, float, str]:
+def run_armscan(armscan: Sequence[str], folder: Path, extra: Sequence[str] = ()) -> tuple[dict[str, Any] | None,
+                                                                                         float, str]:
     """armscan's JSON result for FOLDER (None when it gave none), the seconds taken, and its error output."""
     start = time.perf_counter()
-    proc = subprocess.run([*armscan, "scan", str(folder), "--json", "-", "--offline", "--no-index", "-q"],
+    proc = subprocess.run([*armscan, "scan", str(folder), "--json", "-", "--offline", "--no-index", "-q", *extra],
                           capture_output=True, text=True)
     seconds = time.perf_counter() - start
     try:
@@ -316,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--peer", default=None, help="Porting Advisor command; the folder and its options are appended")
     parser.add_argument("--only", action="append", default=[], help="run only this project; repeatable")
     parser.add_argument("--details", action="store_true", help="list the product files with false findings")
+    parser.add_argument("--scan-arg", action="append", default=[], metavar="ARG",
+                        help="one more argument for armscan scan (e.g. --scan-arg=--compile); repeatable")
     args = parser.parse_args(argv)
     if not args.corpus.is_dir():
         print(f"no such folder: {args.corpus}", file=sys.stderr)
@@ -341,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commit = checkout_commit(folder)
         if commit and commit != project.commit:
             print(f"{project.name}: checked out at {commit[:12]}, the data is for {project.commit[:12]}")
-        result, seconds, errors = run_armscan(armscan, folder)
+        result, seconds, errors = run_armscan(armscan, folder, args.scan_arg)
         if result is None:
             print(f"{project.name}: armscan gave no result: {errors}")
             continue
