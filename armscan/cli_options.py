@@ -22,6 +22,13 @@ class FailOn(str, enum.Enum):
         return None if self is FailOn.NONE else Severity(self.value)
 
 
+class GateScope(str, enum.Enum):
+    """Which findings the gate counts: the product's (tests, benchmarks, CI... left out), or all."""
+
+    PRODUCT = "product"
+    ALL = "all"
+
+
 _PY = "Python"
 
 JsonOut = Annotated[str | None, typer.Option("--json", metavar="FILE",
@@ -36,6 +43,10 @@ CsvOut = Annotated[str | None, typer.Option("--csv", metavar="FILE",
 FailOnOption = Annotated[FailOn | None, typer.Option("--fail-on", case_sensitive=False, show_default=False,
                                                      help="Exit 1 when a finding is at or above this severity "
                                                           "[default: high].")]
+ScopeOption = Annotated[GateScope | None, typer.Option(
+    "--scope", case_sensitive=False, show_default=False,
+    help="Which findings --fail-on counts: the product's, or all, tests, benchmarks, fuzzers, examples and CI "
+         "included [default: product].")]
 BaselineOption = Annotated[Path | None, typer.Option("--baseline", metavar="FILE",
                                                      help="Findings this baseline lists do not fail the gate "
                                                           "(see 'armscan baseline create').")]

@@ -19,7 +19,8 @@ MAX_SETTINGS = 1 << 20
 
 FAIL_ON = ("blocker", "high", "medium", "low", "none")
 _STRING_LISTS = ("exclude", "disable", "extra-index-url", "insecure-registry", "find-links", "targets")
-_STRINGS = ("fail-on", "baseline", "index-url", "python-version", "glibc", "musl", "os")
+SCOPES = ("product", "all")
+_STRINGS = ("fail-on", "scope", "baseline", "index-url", "python-version", "glibc", "musl", "os")
 _BOOLS = ("offline", "no-index", "no-ignore", "audit")
 KEYS = frozenset((*_STRING_LISTS, *_STRINGS, *_BOOLS))
 
@@ -63,6 +64,8 @@ def _validate(data: Any, source: str, root: str | None = None) -> Config:
             raise ConfigError(f"{source}: {key} must be true or false")
     if "fail-on" in data and data["fail-on"] not in FAIL_ON:
         raise ConfigError(f"{source}: fail-on must be one of {', '.join(FAIL_ON)}, not {data['fail-on']!r}")
+    if "scope" in data and data["scope"] not in SCOPES:
+        raise ConfigError(f"{source}: scope must be one of {', '.join(SCOPES)}, not {data['scope']!r}")
     config = Config(source, dict(data), root)
     baseline = config.path("baseline")
     if root is not None and baseline is not None and not inside(os.path.realpath(baseline), root):

@@ -110,6 +110,9 @@ class Location:
     match: str | None = None  # the text the rule matched
 
 
+PRODUCT = "product"  # the scope of code that ships; the others are named in rules/knowledge/scopes.yaml
+
+
 @dataclass(frozen=True)
 class Finding:
     rule_id: str
@@ -124,6 +127,10 @@ class Finding:
     references: tuple[str, ...] = ()
     status: PortStatus = PortStatus.UNPORTED
     suppressed: str | None = None  # "baseline", or "inline: <reason>": reported, but not counted by the gate
+    # "product", or the kind of code that does not ship it is in (test, bench, ci...): counted by the gate and
+    # the verdict only when it is the product, unless the user asks for every scope
+    scope: str = PRODUCT
+    places: int = 1  # the places this record stands for: more than one for the record of matches past the cap
 
     @property
     def ported(self) -> bool:
@@ -200,6 +207,7 @@ class Skipped:
     path: str
     reason: SkipReason
     detail: str
+    scope: str = PRODUCT
 
 
 @dataclass(frozen=True)
@@ -301,6 +309,8 @@ class ScanResult:
             if UNCHECKED not in self.errors:
                 object.__setattr__(self, "errors", (*self.errors, UNCHECKED))
 
-    def findings_at_or_above(self, threshold: Severity) -> list[Finding]:
-        """What the gate counts: suppressed findings (baseline, inline) are left out."""
-        return [f for f in self.findings if f.severity.at_least(threshold) and f.suppressed is None]
+    def findings_at_or_above(self, threshold: Severity, *, every_scope: bool = False) -> list[Finding]:
+        """What the gate counts: suppressed findings (baseline, inline) are left out, and so is code that does
+        not ship (tests, benchmarks, CI...) unless `every_scope`."""
+        return [f for f in self.findings if f.severity.at_least(threshold) and f.suppressed is None
+                and (every_scope or f.scope == PRODUCT)]

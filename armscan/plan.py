@@ -5,15 +5,17 @@ rules/knowledge/work-plan.yaml.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from armscan.model import Confidence, Effort, Finding, PortStatus, ScanResult, Severity, WorkKind
+from armscan.model import PRODUCT, Confidence, Effort, Finding, PortStatus, ScanResult, Severity, WorkKind
 from armscan.resources import load_yaml, rules_dir
+from armscan.scopes import label as scope_label
 
 MAX_EVIDENCE = 25
+MAX_CONSTRUCTS = 5
 _CONFIDENCE_RANK = {Confidence.HIGH: 3, Confidence.MEDIUM: 2, Confidence.LOW: 1}
 _EFFORT_RANK = {Effort.TRIVIAL: 1, Effort.SMALL: 2, Effort.MEDIUM: 3, Effort.LARGE: 4}
 
@@ -31,6 +33,10 @@ class WorkItem:
     days: float
     rules: tuple[str, ...]
     findings: int
+    scope: str = PRODUCT
+    places: int = 0  # the places its findings stand for (a record past the per-file cap stands for many)
+    distinct: int = 0  # distinct constructs (intrinsics, flags, instructions...): what the work grows with
+    constructs: tuple[str, ...] = ()  # the most frequent of them, at most MAX_CONSTRUCTS
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,21 @@ class KindTotal:
     label: str
     items: int
     findings: int
+    days: float
+    places: int = 0
+    distinct: int = 0
+    unit: str = "items"  # what the items are: files, packages, binaries, images
+
+
+@dataclass(frozen=True)
+class ScopeTotal:
+    """The work in one kind of code that does not ship (tests, benchmarks, CI...)."""
+
+    scope: str
+    label: str
+    items: int
+    findings: int
+    places: int
     days: float
 
 
@@ -58,6 +79,10 @@ class Plan:
     totals: tuple[KindTotal, ...]
     days: float
     targets: tuple[TargetVerdict, ...] = ()
+    # code that does not ship: its own items and totals, not in the verdict, `totals` or `days`
+    other_items: tuple[WorkItem, ...] = ()
+    other: tuple[ScopeTotal, ...] = ()
+    other_days: float = 0.0
 
 
 @lru_cache(maxsize=1)
@@ -103,44 +128,87 @@ def _evidence(finding: Finding) -> str:
     return f"{where}: {finding.message}"
 
 
+def _effort(knowledge: dict[str, Any], kind: WorkKind, findings: list[Finding]) -> tuple[Effort, float, Counter[str]]:
+    """The item's effort level, its days, and its distinct constructs with the places of each: a base for the
+    first construct and a little for each further one, capped; repeats of a construct add nothing."""
+    constructs: Counter[str] = Counter()
+    for f in findings:
+        if f.location.match:  # a record past the per-file cap names no construct: more of those listed
+            constructs[f.location.match] += f.places
+    worst = max((f.effort for f in findings), key=lambda e: _EFFORT_RANK[e])
+    level = Effort(knowledge["verify-effort"]) if kind is WorkKind.VERIFY else worst
+    base = float(knowledge["effort-days"][level.value])
+    more = float(knowledge["distinct-construct-days"][level.value]) * max(0, len(constructs) - 1)
+    return worst, min(float(knowledge["item-cap-days"]), base + more), constructs
+
+
+def _item(knowledge: dict[str, Any], kind: WorkKind, subject: str, scope: str, findings: list[Finding]) -> WorkItem:
+    spec = knowledge["kinds"][kind.value]
+    findings.sort(key=lambda f: (-f.severity.rank, f.location.path, f.location.line or 0))
+    effort, days, constructs = _effort(knowledge, kind, findings)
+    return WorkItem(
+        kind=kind, subject=subject, title=str(spec["title"]).format(subject=subject),
+        steps=_steps(spec, findings),
+        evidence=tuple(_evidence(f) for f in findings[:MAX_EVIDENCE])
+        + ((f"... and {len(findings) - MAX_EVIDENCE} more",) if len(findings) > MAX_EVIDENCE else ()),
+        severity=max((f.severity for f in findings), key=lambda s: s.rank),
+        confidence=min((f.confidence for f in findings), key=lambda c: _CONFIDENCE_RANK[c]),
+        effort=effort, days=round(days, 2), rules=tuple(sorted({f.rule_id for f in findings})),
+        findings=len(findings), scope=scope, places=sum(f.places for f in findings), distinct=len(constructs),
+        constructs=tuple(c for c, _ in sorted(constructs.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CONSTRUCTS]))
+
+
+def _unit(spec: dict[str, Any], count: int) -> str:
+    return str(spec["units"][0 if count == 1 else 1])
+
+
+def describe(item: WorkItem) -> str:
+    """What an item covers, in words: '512 places, 3 distinct: _mm_add_epi32, _mm_loadu_si128, ...'."""
+    text = f"{item.places} place{'s' if item.places != 1 else ''}"
+    if item.distinct:
+        more = ", ..." if item.distinct > len(item.constructs) else ""
+        text += f", {item.distinct} distinct: {', '.join(item.constructs)}{more}"
+    return text
+
+
+def describe_total(total: KindTotal) -> str:
+    """'3 files, about 1540 places, 12 distinct constructs'."""
+    return (f"{total.items} {total.unit}, about {total.places} place{'s' if total.places != 1 else ''}, "
+            f"{total.distinct} distinct construct{'s' if total.distinct != 1 else ''}")
+
+
 def build_plan(result: ScanResult) -> Plan:
     knowledge = _knowledge()
-    days_of = {Effort(k): float(v) for k, v in knowledge["effort-days"].items()}
-    share = float(knowledge["additional-finding-share"])
-    groups: dict[tuple[WorkKind, str], list[Finding]] = defaultdict(list)
+    groups: dict[tuple[str, WorkKind, str], list[Finding]] = defaultdict(list)
     for finding in result.findings:
         if (finding.suppressed or "").startswith("inline"):
             continue  # judged not to need work, with a reason in the source
         kind = _kind(finding)
-        groups[(kind, _subject(finding, kind))].append(finding)
-    items = []
-    for (kind, subject), findings in groups.items():
-        spec = knowledge["kinds"][kind.value]
-        findings.sort(key=lambda f: (-f.severity.rank, f.location.path, f.location.line or 0))
-        # a ported place needs a check on the target, not the porting work its rule describes
-        efforts = sorted((days_of[Effort.SMALL if kind is WorkKind.VERIFY else f.effort] for f in findings),
-                         reverse=True)
-        days = efforts[0] + share * sum(efforts[1:])
-        items.append(WorkItem(
-            kind=kind, subject=subject, title=str(spec["title"]).format(subject=subject),
-            steps=_steps(spec, findings),
-            evidence=tuple(_evidence(f) for f in findings[:MAX_EVIDENCE])
-            + ((f"... and {len(findings) - MAX_EVIDENCE} more",) if len(findings) > MAX_EVIDENCE else ()),
-            severity=max((f.severity for f in findings), key=lambda s: s.rank),
-            confidence=min((f.confidence for f in findings), key=lambda c: _CONFIDENCE_RANK[c]),
-            effort=max((f.effort for f in findings), key=lambda e: _EFFORT_RANK[e]),
-            days=round(days, 2), rules=tuple(sorted({f.rule_id for f in findings})), findings=len(findings)))
+        groups[(finding.scope, kind, _subject(finding, kind))].append(finding)
     order = {kind: int(spec["order"]) for kind, spec in knowledge["kinds"].items()}
-    items.sort(key=lambda i: (order[i.kind.value], -i.severity.rank, i.subject))
+    everything = sorted((_item(knowledge, kind, subject, scope, findings)
+                         for (scope, kind, subject), findings in groups.items()),
+                        key=lambda i: (order[i.kind.value], -i.severity.rank, i.subject))
+    items = [i for i in everything if i.scope == PRODUCT]
+    others = [i for i in everything if i.scope != PRODUCT]
     totals = []
     for kind_name, spec in sorted(knowledge["kinds"].items(), key=lambda kv: int(kv[1]["order"])):
         of_kind = [i for i in items if i.kind.value == kind_name]
         if of_kind:
             totals.append(KindTotal(WorkKind(kind_name), str(spec["label"]), len(of_kind),
-                                    sum(i.findings for i in of_kind), round(sum(i.days for i in of_kind), 2)))
-    verdict, reason = _verdict(result, items)
+                                    sum(i.findings for i in of_kind), round(sum(i.days for i in of_kind), 2),
+                                    sum(i.places for i in of_kind), sum(i.distinct for i in of_kind),
+                                    _unit(spec, len(of_kind))))
+    by_scope: dict[str, list[WorkItem]] = defaultdict(list)
+    for item in others:
+        by_scope[item.scope].append(item)
+    other = tuple(ScopeTotal(scope, scope_label(scope), len(of), sum(i.findings for i in of),
+                             sum(i.places for i in of), round(sum(i.days for i in of), 2))
+                  for scope, of in sorted(by_scope.items()))
+    verdict, reason = _verdict(result, items, other)
     per_target = tuple(_target_verdict(result, target_id, name) for target_id, name in result.cpu_targets)
-    return Plan(verdict, reason, tuple(items), tuple(totals), round(sum(i.days for i in items), 2), per_target)
+    return Plan(verdict, reason, tuple(items), tuple(totals), round(sum(i.days for i in items), 2), per_target,
+                tuple(others), other, round(sum(i.days for i in others), 2))
 
 
 def _target_verdict(result: ScanResult, target_id: str, name: str) -> TargetVerdict:
@@ -158,15 +226,24 @@ def _target_verdict(result: ScanResult, target_id: str, name: str) -> TargetVerd
 _UNJUDGED_RULES = frozenset({"ARM-PY-NOT-ON-INDEX", "ARM-PY-NO-MATCHING-RELEASE"})
 
 
-def _verdict(result: ScanResult, items: list[WorkItem]) -> tuple[str, str]:
+def _verdict(result: ScanResult, items: list[WorkItem], other: tuple[ScopeTotal, ...]) -> tuple[str, str]:
+    verdict, reason = _product_verdict(result, items)
+    if other:
+        count = sum(t.items for t in other)
+        reason += (f"; not part of the product, not counted: {count} item{'s' if count != 1 else ''} in "
+                   f"{', '.join(t.label.lower() for t in other)}")
+    return verdict, reason
+
+
+def _product_verdict(result: ScanResult, items: list[WorkItem]) -> tuple[str, str]:
     blocking = [i for i in items if i.kind is WorkKind.REPLACE_DEPENDENCY and i.severity is Severity.BLOCKER]
     if blocking:
         names = ", ".join(i.subject for i in blocking[:5])
         return "blocked", f"nothing installable on aarch64 for {names}: each needs a replacement before the move"
     work = [i for i in items if i.kind is not WorkKind.VERIFY and i.severity.at_least(Severity.LOW)]
-    unknown = len(result.skipped)
+    unknown = sum(1 for s in result.skipped if s.scope == PRODUCT)
     unjudged = sorted({f.location.match or f.location.path for f in result.findings
-                       if f.rule_id in _UNJUDGED_RULES and f.suppressed is None})
+                       if f.rule_id in _UNJUDGED_RULES and f.suppressed is None and f.scope == PRODUCT})
     if work or unknown or unjudged or not result.complete:
         parts = []
         if work:

@@ -18,6 +18,7 @@ from armscan.analyzers.buildfiles import apply_x86_only_sources
 from armscan.analyzers.counterparts import forget_listings
 from armscan.analyzers.files import Collector, analyze_file
 from armscan.analyzers.java import classifier_jar_findings
+from armscan.compile.phase import CompileOptions
 from armscan.docker import phase as docker_phase
 from armscan.gate import apply_inline
 from armscan.limits import Limits
@@ -25,6 +26,7 @@ from armscan.model import Artifact, Finding, PackageRecord, ScanResult, Skipped,
 from armscan.python import phase as python_phase
 from armscan.python.analyze import PythonOptions
 from armscan.rules_engine.loader import RuleSet
+from armscan.scopes import apply_scopes, apply_skipped_scopes
 from armscan.sources.tree import FileEntry, walk
 from armscan.targets import Targets
 from armscan.targets import check as check_targets
@@ -66,6 +68,8 @@ class ScanOptions:
     python: PythonOptions | None = None  # None: requirement files are not checked against an index
     registry: object | None = None  # RegistrySettings for Dockerfile base images; None: not checked (offline)
     targets: Targets | None = None  # CPUs and system aarch64 binaries are checked against; None: not checked
+    compile: CompileOptions | None = None  # ask the aarch64 compiler about every translation unit; None: do not
+    scopes: bool = True  # tell tests, benchmarks, CI... from the product; not in installed environments
 
 
 @dataclass(frozen=True)
@@ -195,11 +199,23 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         merge.findings.extend(docker.findings)
         merge.skipped.extend(docker.skipped)
         errors.extend(docker.errors)
+        if options.compile is not None:
+            from armscan.compile import phase as compile_phase
+
+            compiled = compile_phase.run(inputs, entries, merge.findings, ruleset, options.compile)
+            merge.findings = compiled.findings
+            merge.skipped.extend(compiled.skipped)
+            errors.extend(compiled.errors)
+            complete = complete and not compiled.errors
         complete = complete and not docker.errors
         if options.targets is not None:
             merge.findings.extend(check_targets(merge.artifacts, ruleset, options.targets))
             merge.targets.update(options.targets.describe())
         merge.findings = apply_inline(merge.findings, {e.display: (e.path, e.root) for e in entries})
+        if options.scopes:
+            # one pass over the merged findings: they come from many analyzers, the scope from the path alone
+            merge.findings = apply_scopes(merge.findings, tuple(display for _, display in inputs))
+            merge.skipped = apply_skipped_scopes(merge.skipped, tuple(display for _, display in inputs))
     except KeyboardInterrupt as e:  # SIGTERM and SIGHUP too (the command line turns them into this)
         from armscan.python.deadline import expire_all
 

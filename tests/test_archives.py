@@ -246,11 +246,11 @@ def test_a_compressed_nested_member_is_spooled_to_disk_past_16_mib(tmp_path: Pat
         assert whole.read() == archive.read(info) and getattr(whole, "_rolled", False)
 
 
-def test_an_entry_with_an_empty_name_makes_the_archive_malformed_not_a_crash(tmp_path: Path) -> None:
+def test_an_entry_with_an_empty_name_is_a_malformed_member_not_a_crash(tmp_path: Path) -> None:
     data = bytearray(zip_bytes({"a": b"x"}))
     central = data.rfind(b"PK\x01\x02")
     data[central + 28:central + 30] = b"\0\0"  # name length 0: the name's byte becomes part of the extra field
     data[central + 30:central + 32] = b"\1\0"
     (tmp_path / "empty-name.zip").write_bytes(bytes(data))
     result = scan(tmp_path, display="")
-    assert [(s.path, s.reason) for s in result.skipped] == [("empty-name.zip", SkipReason.MALFORMED)]
+    assert [(s.path, s.reason) for s in result.skipped] == [("empty-name.zip!", SkipReason.MALFORMED)]

@@ -10,11 +10,15 @@ def test_demo_findings_exactly() -> None:
     result = scan(DEMO, display="demo")
     got = [(f.rule_id, f.location.path, f.location.line, f.severity.value, f.ported) for f in result.findings]
     wheel = "demo/wheelhouse/nativepkg-1.0-cp311-cp311-linux_x86_64.whl"
+    # the benchmark is reported at its real severity, but it does not ship: its own scope
+    assert [(f.location.path, f.scope) for f in result.findings if f.scope != "product"] == [
+        ("demo/bench/mix_bench.c", "bench")]
     assert got == [
         ("ARM-DOCKER-PLATFORM-AMD64", "demo/Dockerfile", 1, "high", False),
         ("ARM-DOCKER-ARCH-URL", "demo/Dockerfile", 5, "high", False),
         ("ARM-BUILD-X86-ISA-FLAG", "demo/Makefile", 3, "blocker", False),
         ("ARM-BUILD-X86-MARCH", "demo/Makefile", 3, "blocker", False),
+        ("ARM-C-INLINE-ASM", "demo/bench/mix_bench.c", 6, "blocker", False),
         ("ARM-ASM-X86-FILE", "demo/src/crc32_x86_64.S", 6, "blocker", False),
         ("ARM-C-INTRIN-HEADER", "demo/src/gain.c", 4, "info", True),
         ("ARM-C-INTRIN-CALL", "demo/src/gain.c", 12, "info", True),
@@ -55,4 +59,5 @@ def test_demo_artifacts() -> None:
         ("wheelhouse/nativepkg-1.0-cp311-cp311-linux_x86_64.whl!nativepkg/_native.cpython-311-x86_64-linux-gnu.so",
          ("x86_64",), "2.14"),
     ]
-    assert len(result.findings_at_or_above(Severity.HIGH)) == 15
+    assert len(result.findings_at_or_above(Severity.HIGH)) == 15  # the product's: the benchmark is not counted
+    assert len(result.findings_at_or_above(Severity.HIGH, every_scope=True)) == 16

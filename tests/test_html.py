@@ -49,27 +49,34 @@ def test_demo_report_loads_and_filters(browser: Any, tmp_path: Path) -> None:
     report = tmp_path / "report.html"
     run_cli("scan", str(DEMO), "--offline", "--no-index", "--html", str(report), "-q")
     page, problems = open_page(browser, report)
-    assert count(page) == "22 of 22 findings"
+    assert count(page) == "23 of 23 findings"
+    page.select_option("#f-scope", "other")  # the benchmark, not part of the product
+    assert count(page) == "1 of 23 findings"
+    assert "not part of the product: bench" in str(page.locator("#finding-rows tr").first.text_content())
+    page.select_option("#f-scope", "product")
+    assert count(page) == "22 of 23 findings"
+    page.select_option("#f-scope", "")
     page.select_option("#f-severity", "blocker")
-    assert count(page) == "9 of 22 findings"
-    assert page.locator("#finding-rows tr").count() == 9
+    assert count(page) == "10 of 23 findings"
+    assert page.locator("#finding-rows tr").count() == 10
     page.select_option("#f-severity", "")
     page.fill("#f-search", "mixer.c")
-    assert count(page) == "5 of 22 findings"
+    assert count(page) == "5 of 23 findings"
     page.fill("#f-search", "mixer")  # and platform.h, whose #error line names the mixer
-    assert count(page) == "6 of 22 findings"
+    assert count(page) == "6 of 23 findings"
     page.fill("#f-search", "")
     page.select_option("#f-status", "ported")
-    assert count(page) == "6 of 22 findings"
+    assert count(page) == "6 of 23 findings"
     assert set(page.locator("#finding-rows tr").evaluate_all("rows => rows.map(r => r.dataset.severity)")) == {"info"}
     page.select_option("#f-status", "")
     page.select_option("#f-kind", "fix-build")
-    assert count(page) == "2 of 22 findings"
+    assert count(page) == "2 of 23 findings"
     page.select_option("#f-kind", "")
     page.fill("#f-path", "tools/")
     page.select_option("#f-sort", "path")
     assert page.locator("#finding-rows tr td.path").first.text_content().endswith("tools/checksum_amd64.go:1")
-    assert page.locator("details.plan-item").count() == 13 and page.locator("svg rect").count() >= 5
+    assert page.locator("#not-product").count() == 1  # the benchmark's work, apart from the product's
+    assert page.locator("details.plan-item").count() == 14 and page.locator("svg rect").count() >= 5
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert (tmp_path / "report.png").stat().st_size > 10_000
     assert problems == []

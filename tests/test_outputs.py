@@ -30,7 +30,8 @@ def test_sarif_is_valid_and_matches_the_json(tmp_path: Path) -> None:
     sarif, doc = json.loads(out["sarif"]), json.loads(out["json"])
     jsonschema.Draft202012Validator(SARIF_SCHEMA, format_checker=jsonschema.FormatChecker()).validate(sarif)
     run = sarif["runs"][0]
-    assert len(run["results"]) == len(doc["findings"]) == 22
+    assert len(run["results"]) == len(doc["findings"]) == 23
+    assert {r["properties"]["scope"] for r in run["results"]} == {"product", "bench"}
     assert {r["id"] for r in run["tool"]["driver"]["rules"]} == set(doc["rules"])
     mixer = [r for r in run["results"] if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
              == "demo/src/mixer.c"]
@@ -49,11 +50,13 @@ def test_markdown_summary_and_csv(tmp_path: Path) -> None:
     text = out["markdown"]
     assert text.startswith("## armscan: Ready after work\n")
     assert "Gate: 15 finding(s) at or above `high`: **fail**." in text
-    assert "| 9 | 6 | 1 | 0 | 6 |" in text and "<details><summary>Findings</summary>" in text
+    assert "| 10 | 6 | 1 | 0 | 6 |" in text and "<details><summary>Findings</summary>" in text
+    assert "| Benchmarks | 1 | 1 | 2 |" in text  # not part of the product: its own table, not in the gate
     assert "http" not in text.split("<details>")[0]  # no links in the summary a comment shows
     rows = list(csv.DictReader(io.StringIO(out["csv"])))
-    assert len(rows) == 22 and rows[0].keys() == {"rule_id", "severity", "confidence", "effort", "work", "status",
-                                                  "path", "line", "column", "message", "snippet"}
+    assert len(rows) == 23 and rows[0].keys() == {"rule_id", "severity", "confidence", "effort", "work", "status",
+                                                  "path", "line", "column", "message", "snippet", "scope"}
+    assert {r["path"]: r["scope"] for r in rows}["demo/bench/mix_bench.c"] == "bench"
     assert ("ARM-C-INLINE-ASM", "demo/src/mixer.c", "18") in {(r["rule_id"], r["path"], r["line"]) for r in rows}
 
 

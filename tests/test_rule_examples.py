@@ -112,6 +112,13 @@ def test_rule_examples(rule_file: Path, ruleset: RuleSet, tmp_path: Path) -> Non
             python = PythonOptions(index_url=f"{index.url}/mirror/simple/", extra_index_urls=(f"{index.url}/simple/",),
                                    python_version=(3, 11), libc_version=(2, 26), use_pip_config=False)
             result = scan(examples, rules, display="", use_ignore_files=False, python=python)
+    elif any(r.check == "compile" for r in rules.rules):
+        from armscan.compile.phase import CompileOptions
+        from tests.registry import ensure_tools
+
+        ensure_tools("aarch64-linux-gnu-gcc", "aarch64-linux-gnu-g++",
+                     packages=("gcc-aarch64-linux-gnu", "g++-aarch64-linux-gnu", "make"))
+        result = scan(examples, rules, display="", use_ignore_files=False, compile=CompileOptions(jobs=2))
     else:
         settings = yaml.safe_load((examples / "expect.yaml").read_text()) if (examples / "expect.yaml").exists() else {}
         targets = resolve_targets(settings["targets"], settings.get("os")) if "targets" in settings else None

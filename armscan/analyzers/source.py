@@ -352,6 +352,7 @@ class _Unlisted:
             effort=self.rule.effort, work=self.rule.work, message=message + ".", advice=advice,
             location=Location(path=path), references=self.rule.references, status=state,
             suppressed=f"inline: all {self.count} marked armscan: ignore" if everything_ignored else None,
+            places=self.count,
         )
 
 

@@ -18,9 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from armscan import __version__
-from armscan.cli_options import (
-    FailOn,
-)
+from armscan.cli_options import FailOn, GateScope
 from armscan.config import Config, ConfigError
 from armscan.config import load as load_config
 from armscan.model import ScanResult, Severity
@@ -134,24 +132,27 @@ def failed_result(reference: str, ruleset: RuleSet, error: str) -> ScanResult:
                       complete=False, errors=(error,), images=(ImageRecord(reference=reference),))
 
 
-def output_renderers(result: ScanResult, threshold: Severity | None) -> dict[str, Callable[[], str]]:
+def output_renderers(result: ScanResult, threshold: Severity | None,
+                     every_scope: bool = False) -> dict[str, Callable[[], str]]:
     from armscan.reporters import csv_report, markdown, sarif
 
-    return {"json": lambda: json_report.render(result), "html": lambda: render_html(result, threshold),
-            "sarif": lambda: sarif.render(result), "markdown": lambda: markdown.render(result, threshold),
+    return {"json": lambda: json_report.render(result),
+            "html": lambda: render_html(result, threshold, every_scope),
+            "sarif": lambda: sarif.render(result),
+            "markdown": lambda: markdown.render(result, threshold, every_scope=every_scope),
             "csv": lambda: csv_report.render(result)}
 
 
-def render_html(result: ScanResult, threshold: Severity | None) -> str:
+def render_html(result: ScanResult, threshold: Severity | None, every_scope: bool = False) -> str:
     from armscan.reporters import html_report  # Jinja is only imported when a report is asked for
 
-    return html_report.render(result, threshold)
+    return html_report.render(result, threshold, every_scope=every_scope)
 
 
-def exit_code(result: ScanResult, threshold: Severity | None) -> int:
+def exit_code(result: ScanResult, threshold: Severity | None, every_scope: bool = False) -> int:
     if not result.complete:
         return EXIT_INCOMPLETE
-    if threshold is not None and result.findings_at_or_above(threshold):
+    if threshold is not None and result.findings_at_or_above(threshold, every_scope=every_scope):
         return EXIT_FINDINGS
     return EXIT_OK
 
@@ -240,6 +241,7 @@ class ScanRequest:
     disabled: frozenset[str]
     binaries_only: bool = False  # installed environments: their source is not the user's to port
     baseline: Path | None = None
+    every_scope: bool = False  # the gate counts tests, benchmarks, CI... too
 
 
 def load_settings(explicit: Path | None, folders: list[Path]) -> Config:
@@ -251,6 +253,11 @@ def load_settings(explicit: Path | None, folders: list[Path]) -> Config:
 
 def resolve_fail_on(flag: FailOn | None, config: Config) -> FailOn:
     return flag if flag is not None else FailOn(config.get("fail-on", "high"))
+
+
+def resolve_scope(flag: GateScope | None, config: Config) -> bool:
+    """Whether the gate counts every scope (--scope all), not only the product's findings."""
+    return (flag if flag is not None else GateScope(config.get("scope", "product"))) is GateScope.ALL
 
 
 def optional_path(value: str | None) -> Path | None:
@@ -291,11 +298,12 @@ def run_scan(request: ScanRequest, verbose: int, quiet: bool, stderr: Console) -
     finally:
         if progress is not None:
             progress.stop()
-    return finish(result, request.outputs, request.fail_on, verbose, quiet, stderr, request.baseline)
+    return finish(result, request.outputs, request.fail_on, verbose, quiet, stderr, request.baseline,
+                  every_scope=request.every_scope)
 
 
 def finish(result: ScanResult, outputs: dict[str, str | None], fail_on: FailOn, verbose: int, quiet: bool,
-            stderr: Console, baseline: Path | None = None) -> int:
+            stderr: Console, baseline: Path | None = None, *, every_scope: bool = False) -> int:
     """Apply the baseline, write the outputs asked for, print the summary and errors, return the exit code."""
     if baseline is not None:
         from armscan.gate import BaselineError, apply_baseline, load_baseline
@@ -305,7 +313,7 @@ def finish(result: ScanResult, outputs: dict[str, str | None], fail_on: FailOn, 
         except BaselineError as e:
             raise UsageError(str(e)) from e
     threshold = fail_on.threshold()
-    renderers = output_renderers(result, threshold)
+    renderers = output_renderers(result, threshold, every_scope)
     if sum(1 for target in outputs.values() if target == "-") > 1:
         raise UsageError("only one output can go to standard output ('-')")
     for kind, target in outputs.items():
@@ -318,10 +326,10 @@ def finish(result: ScanResult, outputs: dict[str, str | None], fail_on: FailOn, 
             return EXIT_INCOMPLETE
     if not quiet:
         console = stderr if "-" in outputs.values() else Console()
-        terminal.render(result, console, threshold=threshold, verbose=verbose > 0)
+        terminal.render(result, console, threshold=threshold, verbose=verbose > 0, every_scope=every_scope)
     for error in result.errors:
         print_error(stderr, error)
-    return exit_code(result, threshold)
+    return exit_code(result, threshold, every_scope)
 
 
 def resolve_targets(cpus: list[str] | None, system: str | None) -> Targets:

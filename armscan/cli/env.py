@@ -119,7 +119,7 @@ def env(
         request = ScanRequest(folders, output_targets(json_out, html_out, sarif_out, markdown_out, csv_out),
                            resolve_fail_on(fail_on, config),
                            ScanOptions(jobs=jobs, use_ignore_files=False, limits=Limits(), python=options,
-                                       targets=targets),
+                                       targets=targets, scopes=False),
                            frozenset(), binaries_only=True,
                            baseline=baseline or optional_path(config.path("baseline")))
         code = run_scan(request, verbose, quiet, stderr)

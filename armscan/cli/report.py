@@ -32,6 +32,7 @@ from armscan.cli_options import (
     CsvOut,
     FailOn,
     FailOnOption,
+    GateScope,
     HtmlOut,
     JsonOut,
     MarkdownOut,
@@ -39,6 +40,7 @@ from armscan.cli_options import (
     Offline,
     Quiet,
     SarifOut,
+    ScopeOption,
     Verbose,
 )
 from armscan.limits import Limits
@@ -56,6 +58,7 @@ def report(
     markdown_out: MarkdownOut = None,
     csv_out: CsvOut = None,
     fail_on: FailOnOption = None,
+    scope: ScopeOption = None,
     baseline: BaselineOption = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
@@ -71,7 +74,8 @@ def report(
             merged = merge([load(path) for path in results])
         except ResultError as e:
             raise UsageError(str(e)) from e
-        code = finish(merged, outputs, fail_on or FailOn.HIGH, verbose, quiet, stderr, baseline)
+        code = finish(merged, outputs, fail_on or FailOn.HIGH, verbose, quiet, stderr, baseline,
+                      every_scope=scope is GateScope.ALL)
     except UsageError as e:
         print_error(stderr, str(e))
         code = EXIT_USAGE

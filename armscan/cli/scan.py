@@ -21,6 +21,7 @@ from armscan.cli.common import (
     python_options,
     registry_settings,
     resolve_fail_on,
+    resolve_scope,
     resolve_targets,
     run_scan,
     setup_logging,
@@ -50,12 +51,14 @@ from armscan.cli_options import (
     Quiet,
     RegistryTimeout,
     SarifOut,
+    ScopeOption,
     TargetOption,
     Timeout,
     Verbose,
 )
+from armscan.compile.phase import CompileOptions
 from armscan.limits import Limits
-from armscan.scan import ScanOptions
+from armscan.scan import ScanOptions, default_jobs
 
 
 def scan(
@@ -67,6 +70,7 @@ def scan(
     markdown_out: MarkdownOut = None,
     csv_out: CsvOut = None,
     fail_on: FailOnOption = None,
+    scope: ScopeOption = None,
     target: TargetOption = None,
     os_name: OsOption = None,
     baseline: BaselineOption = None,
@@ -94,6 +98,15 @@ def scan(
     osv_url: OsvUrl = None,
     insecure_registry: InsecureRegistry = None,
     registry_timeout: RegistryTimeout = 30.0,
+    compile_check: Annotated[bool, typer.Option(
+        "--compile", rich_help_panel="Compile proof",
+        help="Compile every C/C++ translation unit for aarch64 (-fsyntax-only) with an aarch64 cross compiler: "
+             "compiler errors become findings, files the aarch64 build leaves out are listed, static findings "
+             "in files that compile cleanly are lowered.")] = False,
+    compile_commands: Annotated[Path | None, typer.Option(
+        "--compile-commands", metavar="FILE", rich_help_panel="Compile proof",
+        help="The compile_commands.json to use with --compile (default: armscan configures the project for "
+             "aarch64 in a scratch folder, with CMake or a Makefile's dry run).")] = None,
 ) -> None:
     """Scan code trees for x86-only binaries, x86-specific source and build settings, and Python dependencies."""
     stderr = Console(stderr=True)
@@ -113,14 +126,21 @@ def scan(
             python_version or config.get("python-version"), glibc, musl,
             cache_dir, timeout, audit or config.get("audit", False), osv_url, find_links or [], no_index)
         outputs = output_targets(json_out, html_out, sarif_out, markdown_out, csv_out)
+        if compile_commands is not None and not compile_check:
+            raise UsageError("--compile-commands only applies with --compile")
+        if compile_commands is not None and not compile_commands.is_file():
+            raise UsageError(f"--compile-commands {compile_commands}: no such file")
+        compile_options = CompileOptions(compile_commands, jobs or default_jobs()) if compile_check else None
         registry = None if offline else registry_settings(insecure_registry or config.get("insecure-registry"),
                                                   registry_timeout)
         request = ScanRequest([(str(p), str(p)) for p in paths], outputs, resolve_fail_on(fail_on, config),
                            ScanOptions(jobs=jobs, excludes=tuple(exclude or config.get("exclude", ())),
                                        use_ignore_files=not (no_ignore or config.get("no-ignore", False)),
-                                       limits=Limits(), python=python, registry=registry, targets=targets),
+                                       limits=Limits(), python=python, registry=registry, targets=targets,
+                                       compile=compile_options),
                            frozenset(disable or config.get("disable", ())),
-                           baseline=baseline or optional_path(config.path("baseline")))
+                           baseline=baseline or optional_path(config.path("baseline")),
+                           every_scope=resolve_scope(scope, config))
         code = run_scan(request, verbose, quiet, stderr)
     except UsageError as e:
         print_error(stderr, str(e))

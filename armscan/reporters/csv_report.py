@@ -8,7 +8,7 @@ import io
 from armscan.model import ScanResult
 
 COLUMNS = ("rule_id", "severity", "confidence", "effort", "work", "status", "path", "line", "column", "message",
-           "snippet")
+           "snippet", "scope")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -24,5 +24,5 @@ def render(result: ScanResult) -> str:
     for f in result.findings:
         writer.writerow([_cell(v) for v in (f.rule_id, f.severity.value, f.confidence.value, f.effort.value,
                                             f.work.value, f.status.value, f.location.path, f.location.line,
-                                            f.location.column, f.message, f.location.snippet)])
+                                            f.location.column, f.message, f.location.snippet, f.scope)])
     return buffer.getvalue()

@@ -17,8 +17,8 @@ from typing import Any
 
 import jinja2
 
-from armscan.model import Artifact, ScanResult, Severity
-from armscan.plan import Plan, build_plan
+from armscan.model import PRODUCT, Artifact, ScanResult, Severity
+from armscan.plan import Plan, build_plan, describe
 from armscan.resources import templates_dir
 
 _COLORS = {"blocker": "#b3261e", "high": "#e8837a", "medium": "#e9b949", "low": "#6aaee0", "info": "#a7b0bd"}
@@ -66,13 +66,13 @@ def _by_machine(artifacts: tuple[Artifact, ...]) -> list[tuple[str, list[Artifac
     return sorted(groups.items(), key=lambda kv: (kv[0] != "aarch64", -len(kv[1]), kv[0]))
 
 
-def render(result: ScanResult, threshold: Severity | None) -> str:
+def render(result: ScanResult, threshold: Severity | None, *, every_scope: bool = False) -> str:
     findings = sorted(result.findings,
                       key=lambda f: (-f.severity.rank, f.location.path, f.location.line or 0, f.rule_id))
     plan = build_plan(result)
     data = {
         "findings": [[f.severity.value, f.rule_id, f.location.path, f.location.line, f.message, f.work.value,
-                      f.status.value, f.suppressed, f.location.snippet] for f in findings],
+                      f.status.value, f.suppressed, f.location.snippet, f.scope] for f in findings],
         "rules": {r.id: {"advice": {status.value: text for status, text in r.advice},
                          "references": list(r.references)} for r in result.rules},
     }
@@ -84,9 +84,12 @@ def render(result: ScanResult, threshold: Severity | None) -> str:
         plan=plan,
         charts=_charts(result, plan),
         kinds=sorted({f.work.value for f in findings}),
+        scopes=sorted({f.scope for f in findings} - {PRODUCT}),
+        describe=describe,
+        every_scope=every_scope,
         artifacts_by_machine=_by_machine(result.artifacts),
         threshold=threshold.value if threshold is not None else "none",
-        failing=len(result.findings_at_or_above(threshold)) if threshold is not None else 0,
+        failing=len(result.findings_at_or_above(threshold, every_scope=every_scope)) if threshold is not None else 0,
         data_json=_safe_json(data),
         script=script,
         script_hash=f"sha256-{digest}",

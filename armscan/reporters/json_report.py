@@ -15,7 +15,7 @@ from armscan.model import Artifact, Finding, ScanResult
 from armscan.plan import build_plan
 from armscan.reporters.summary import summarize
 
-SCHEMA_VERSION = "1.4"
+SCHEMA_VERSION = "1.5"
 
 
 def _plain(value: Any) -> Any:
@@ -30,7 +30,7 @@ def _plain(value: Any) -> Any:
 
 def _finding(f: Finding) -> dict[str, Any]:
     loc = f.location
-    return {
+    doc: dict[str, Any] = {
         "rule_id": f.rule_id,
         "severity": f.severity.value,
         "confidence": f.confidence.value,
@@ -38,10 +38,14 @@ def _finding(f: Finding) -> dict[str, Any]:
         "work": f.work.value,
         "status": f.status.value,
         "suppressed": f.suppressed,
+        "scope": f.scope,
         "message": f.message,
         "location": {"path": loc.path, "line": loc.line, "column": loc.column, "end_column": loc.end_column,
                      "snippet": loc.snippet, "match": loc.match},
     }
+    if f.places != 1:
+        doc["places"] = f.places
+    return doc
 
 
 def _artifact(a: Artifact) -> dict[str, Any]:

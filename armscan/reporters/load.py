@@ -9,7 +9,9 @@ from typing import Any
 
 import jsonschema
 
+from armscan.gate import relative_path
 from armscan.model import (
+    PRODUCT,
     Artifact,
     Confidence,
     Effort,
@@ -30,6 +32,7 @@ from armscan.model import (
     Stats,
     WorkKind,
 )
+from armscan.scopes import classify
 
 
 class ResultError(Exception):
@@ -46,6 +49,8 @@ def _validator() -> jsonschema.protocols.Validator:
 
     schema = json.loads(schema_path("result.schema.json").read_text(encoding="utf-8"))
     schema["required"] = [key for key in schema["required"] if key not in _OPTIONAL]
+    finding = schema["$defs"]["finding"]
+    finding["required"] = [key for key in finding["required"] if key != "scope"]  # added in 1.5
     for key in ("summary", "plan"):
         schema["properties"][key] = {"type": "object"}
     return jsonschema.Draft202012Validator(schema)
@@ -85,16 +90,18 @@ def _rule(rule_id: str, data: dict[str, Any]) -> RuleInfo:
                     tuple((PortStatus(k), str(v)) for k, v in data["advice"].items()), tuple(data["references"]))
 
 
-def _finding(data: dict[str, Any], rules: dict[str, RuleInfo]) -> Finding:
+def _finding(data: dict[str, Any], rules: dict[str, RuleInfo], inputs: tuple[str, ...]) -> Finding:
     rule = rules[data["rule_id"]]
     status = PortStatus(data["status"])
     advice = dict(rule.advice)
     loc = data["location"]
+    # results before schema 1.5 have no scope: the path tells it, as the scan would have
+    scope = data.get("scope") or classify(relative_path(loc["path"], inputs))
     return Finding(rule.id, rule.title, Severity(data["severity"]), Confidence(data["confidence"]),
                    Effort(data["effort"]), WorkKind(data["work"]), str(data["message"]),
                    advice.get(status, advice.get(PortStatus.UNPORTED, "")),
                    Location(loc["path"], loc["line"], loc["column"], loc["end_column"], loc["snippet"], loc["match"]),
-                   rule.references, status, data.get("suppressed"))
+                   rule.references, status, data.get("suppressed"), scope, int(data.get("places", 1)))
 
 
 def _artifact(data: dict[str, Any]) -> Artifact:
@@ -116,8 +123,9 @@ def from_document(doc: dict[str, Any]) -> ScanResult:
         tool_version=doc["tool"]["version"], inputs=tuple(doc["inputs"]), started_at=doc["started_at"],
         rule_packs=tuple(RulePackInfo(**p) for p in doc["rule_packs"]),
         artifacts=tuple(_artifact(a) for a in doc["artifacts"]),
-        findings=tuple(_finding(f, rules) for f in doc["findings"]),
-        skipped=tuple(Skipped(s["path"], SkipReason(s["reason"]), s["detail"]) for s in doc["skipped"]),
+        findings=tuple(_finding(f, rules, tuple(doc["inputs"])) for f in doc["findings"]),
+        skipped=tuple(Skipped(s["path"], SkipReason(s["reason"]), s["detail"], s.get("scope", PRODUCT))
+                      for s in doc["skipped"]),
         stats=Stats(**doc["stats"]), complete=bool(doc["complete"]), errors=tuple(doc["errors"]),
         rules=tuple(rules.values()),
         packages=tuple(PackageRecord(**{**p, "chain": tuple(p["chain"])}) for p in doc.get("packages", [])),

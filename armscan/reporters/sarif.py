@@ -91,7 +91,7 @@ def to_document(result: ScanResult) -> dict[str, Any]:
             **({"suppressions": [_suppression(finding.suppressed)]} if finding.suppressed else {}),
             "properties": {"severity": finding.severity.value, "confidence": finding.confidence.value,
                            "effort": finding.effort.value, "work": finding.work.value,
-                           "status": finding.status.value},
+                           "status": finding.status.value, "scope": finding.scope},
         })
     notifications = [{"level": "error", "message": {"text": e}} for e in result.errors]
     notifications += [{"level": "warning", "message": {"text": f"not checked: {s.path}: {s.reason.value}: {s.detail}"}}

@@ -6,7 +6,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from armscan.model import Finding, ScanResult, Severity
+from armscan.model import PRODUCT, Finding, ScanResult, Severity
+from armscan.plan import build_plan, describe_total
 from armscan.reporters.escape import terminal
 from armscan.reporters.summary import summarize
 
@@ -24,28 +25,42 @@ def _where(finding: Finding) -> str:
     return terminal(f"{loc.path}:{loc.line}" if loc.line else loc.path)
 
 
+def _count(number: float, noun: str) -> str:
+    return f"{number:g} {noun}{'' if number == 1 else 's'}"
+
+
+def _list(console: Console, title: str, findings: list[Finding], verbose: bool, limit: int) -> None:
+    # In a CI log (not a terminal) nothing is wrapped: a wrapped name could start a line with a workflow command.
+    soft = not console.is_terminal
+    console.print(Text(title, style="bold underline"))
+    for finding in findings[: None if verbose else limit]:
+        line = Text("  ")
+        line.append(f"{finding.severity.value:<8}", style=SEVERITY_STYLE[finding.severity])
+        line.append(" ")
+        line.append(_where(finding), style="bold")
+        line.append(f"  {finding.rule_id}", style="dim")
+        if finding.scope != PRODUCT:
+            line.append(f"  [{finding.scope}]", style="dim")
+        console.print(line, overflow="fold", soft_wrap=soft)
+        console.print(Text(" " * 11 + terminal(finding.message)), soft_wrap=soft)
+    if not verbose and len(findings) > limit:
+        console.print(f"… and {len(findings) - limit} more (use --json for all, -v to list all here)")
+    console.print()
+
+
 def render(result: ScanResult, console: Console, *, threshold: Severity | None, verbose: bool,
-           limit: int = 40) -> None:
+           limit: int = 40, every_scope: bool = False) -> None:
     shown_floor = Severity.INFO if verbose else Severity.LOW
     findings = sorted(
         (f for f in result.findings if f.severity.at_least(shown_floor) and f.suppressed is None),
         key=lambda f: (-f.severity.rank, f.location.path, f.location.line or 0),
     )
-    # In a CI log (not a terminal) nothing is wrapped: a wrapped name could start a line with a workflow command.
-    soft = not console.is_terminal
-    if findings:
-        console.print(Text("Findings", style="bold underline"))
-        for finding in findings[: None if verbose else limit]:
-            line = Text("  ")
-            line.append(f"{finding.severity.value:<8}", style=SEVERITY_STYLE[finding.severity])
-            line.append(" ")
-            line.append(_where(finding), style="bold")
-            line.append(f"  {finding.rule_id}", style="dim")
-            console.print(line, overflow="fold", soft_wrap=soft)
-            console.print(Text(" " * 11 + terminal(finding.message)), soft_wrap=soft)
-        if not verbose and len(findings) > limit:
-            console.print(f"… and {len(findings) - limit} more (use --json for all, -v to list all here)")
-        console.print()
+    product = [f for f in findings if f.scope == PRODUCT]
+    if product:
+        _list(console, "Findings", product, verbose, limit)
+    if len(product) < len(findings):
+        _list(console, "Not part of the product (tests, benchmarks, CI...)",
+              [f for f in findings if f.scope != PRODUCT], verbose, limit // 4)
     summary = summarize(result)
     table = Table(title="Summary", title_justify="left", show_header=False)
     table.add_column("", style="bold")
@@ -62,11 +77,20 @@ def render(result: ScanResult, console: Console, *, threshold: Severity | None, 
             text += f"; {image.suggested_tag} has linux/arm64"
         table.add_row("Image", Text(terminal(image.reference) + "\n" + terminal(text) + "\n"
                                     + terminal(f"{image.os or 'unknown OS'}, {image.layers} layers")))
+    plan = build_plan(result)
+    words = {"ready": "ready", "ready-after-work": "ready after work", "blocked": "blocked"}
+    table.add_row("Verdict", Text(terminal(f"{words[plan.verdict]}: {plan.reason}")))
+    if plan.totals:
+        table.add_row("Work", "\n".join(f"{t.label}: {describe_total(t)}; {_count(t.days, 'day')}"
+                                        for t in plan.totals) + f"\nin all about {_count(plan.days, 'day')}")
+    if plan.other:
+        table.add_row("Not the product", "\n".join(f"{t.label}: {_count(t.items, 'item')}, "
+                                                    f"{_count(t.findings, 'finding')}, {_count(t.days, 'day')}"
+                                                    for t in plan.other)
+                      + ("" if every_scope else "\nnot counted by the verdict or the gate (--scope all counts "
+                                                 "them for the gate)"))
     if len(result.cpu_targets) > 1:
-        from armscan.plan import build_plan
-
-        words = {"ready": "ready", "ready-after-work": "ready after work", "blocked": "blocked"}
-        table.add_row("Targets", "\n".join(f"{t.name}: {words[t.verdict]}" for t in build_plan(result).targets))
+        table.add_row("Targets", "\n".join(f"{t.name}: {words[t.verdict]}" for t in plan.targets))
     if result.packages:
         statuses: dict[str, int] = {}
         for package in result.packages:
@@ -88,7 +112,7 @@ def render(result: ScanResult, console: Console, *, threshold: Severity | None, 
         table.add_row("Incomplete", Text(terminal("; ".join(result.errors)) or "the scan did not finish",
                                          style="bold red"))
     if threshold is not None:
-        failing = len(result.findings_at_or_above(threshold))
+        failing = len(result.findings_at_or_above(threshold, every_scope=every_scope))
         verdict = (Text(f"{failing} at or above {threshold.value}: fail", style="bold red") if failing
                    else Text(f"nothing at or above {threshold.value}: pass", style="green"))
         table.add_row("Gate", verdict)

@@ -5,11 +5,11 @@
   const PAGE = 200;
   const rows = data.findings.map(function (f, i) {
     return { i: i, sev: f[0], rule: f[1], path: f[2], line: f[3], message: f[4], work: f[5], status: f[6],
-             suppressed: f[7], snippet: f[8], text: (f[1] + " " + f[2] + " " + f[4] + " " + (f[8] || "")).toLowerCase() };
+             suppressed: f[7], snippet: f[8], scope: f[9], text: (f[1] + " " + f[2] + " " + f[4] + " " + (f[8] || "")).toLowerCase() };
   });
   const el = function (id) { return document.getElementById(id); };
   const controls = { q: el("f-search"), sev: el("f-severity"), kind: el("f-kind"), path: el("f-path"),
-                     status: el("f-status"), sort: el("f-sort") };
+                     status: el("f-status"), scope: el("f-scope"), sort: el("f-sort") };
   let shown = PAGE;
   let matching = rows;
 
@@ -61,6 +61,12 @@
         code.textContent = row.snippet;
         what.appendChild(code);
       }
+      if (row.scope !== "product") {
+        const where = document.createElement("div");
+        where.className = "meta";
+        where.textContent = "not part of the product: " + row.scope;
+        what.appendChild(where);
+      }
       if (row.suppressed) {
         const note = document.createElement("div");
         note.className = "meta";
@@ -80,10 +86,11 @@
   function apply() {
     const q = controls.q.value.trim().toLowerCase();
     const sev = controls.sev.value, kind = controls.kind.value, path = controls.path.value.trim().toLowerCase();
-    const status = controls.status.value;
+    const status = controls.status.value, scope = controls.scope.value;
     matching = rows.filter(function (r) {
       return (!q || r.text.indexOf(q) >= 0) && (!sev || RANK[r.sev] >= RANK[sev]) && (!kind || r.work === kind) &&
         (!path || r.path.toLowerCase().indexOf(path) >= 0) &&
+        (!scope || (scope === "other" ? r.scope !== "product" : r.scope === scope)) &&
         (!status || (status === "suppressed" ? !!r.suppressed : (r.status === status && !r.suppressed)));
     });
     const order = controls.sort.value;

@@ -1,0 +1,1 @@
+"""Compile proof: ask the aarch64 compiler itself which files build for aarch64."""

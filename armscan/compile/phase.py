@@ -1,0 +1,128 @@
+"""`--compile`: the aarch64 compiler's verdict on every translation unit, after the static analysis.
+
+Compiler errors become findings at the compiler's file and line; C-family sources the aarch64 build does not
+compile are listed as not built; static findings in files that compile cleanly for aarch64 (or that it does
+not build) are x86 paths that build does not take, and are lowered to that."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from armscan.analyzers.source import Hit, to_finding
+from armscan.compile.check import UnitResult, check_units
+from armscan.compile.commands import CompileCommand, CompileSetupError, from_database, generate
+from armscan.compile.toolchain import INSTALL_HINT, Toolchain, find_toolchain
+from armscan.model import Finding, Location, PortStatus, Severity, Skipped, SkipReason
+from armscan.rules_engine.loader import RuleSet
+from armscan.sources.confined import inside
+from armscan.sources.tree import FileEntry
+
+_UNITS = (".c", ".cc", ".cpp", ".cxx", ".c++", ".C", ".m", ".mm")
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    commands_file: Path | None = None  # a compile_commands.json; None: configure each input for aarch64
+    jobs: int = 1
+
+
+@dataclass
+class CompileOutcome:
+    findings: list[Finding]
+    skipped: list[Skipped] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def run(inputs: Sequence[tuple[str, str]], entries: list[FileEntry], findings: list[Finding], ruleset: RuleSet,
+        options: CompileOptions) -> CompileOutcome:
+    outcome = CompileOutcome(list(findings))
+    toolchain = find_toolchain()
+    if toolchain is None:
+        outcome.errors.append(f"--compile: no aarch64 C/C++ compiler found; {INSTALL_HINT}. The static analysis "
+                              "ran; no file was compile-checked")
+        return outcome
+    displays = {os.path.realpath(e.path): e.display for e in entries}
+    with tempfile.TemporaryDirectory(prefix="armscan-configure-") as scratch:  # builds run in it: kept to the end
+        units = _units(inputs, toolchain, options, Path(scratch), outcome)
+        if not units and not outcome.errors:
+            outcome.errors.append("--compile: the build compiles no file of the scanned tree for aarch64")
+        results = check_units(units, toolchain, options.jobs)
+    _judge(results, displays, ruleset, outcome)
+    return outcome
+
+
+def _units(inputs: Sequence[tuple[str, str]], toolchain: Toolchain, options: CompileOptions, scratch: Path,
+           outcome: CompileOutcome) -> list[CompileCommand]:
+    """The compile commands of the scanned trees' own files, configured for aarch64 under `scratch`."""
+    units: list[CompileCommand] = []
+    for number, (path, display) in enumerate(inputs):
+        root = Path(path)
+        if not root.is_dir():
+            continue
+        try:
+            commands = from_database(options.commands_file) if options.commands_file else \
+                generate(root, toolchain, scratch / str(number))[0]
+        except CompileSetupError as e:
+            outcome.errors.append(f"--compile: {display}: {e}; its files were not compile-checked")
+            continue
+        real_root = os.path.realpath(root)
+        units.extend(c for c in commands if inside(os.path.realpath(c.file), real_root))
+    return units
+
+
+def _judge(results: list[UnitResult], displays: dict[str, str], ruleset: RuleSet, outcome: CompileOutcome) -> None:
+    error_rule = ruleset.variant("compile", "error")
+    not_built_rule = ruleset.variant("compile", "not-built")
+    failed: set[str] = set()
+    clean: set[str] = set()
+    built = {os.path.realpath(r.command.file) for r in results}
+    seen: set[tuple[str, int, str]] = set()
+    for unit in results:
+        unit_file = os.path.realpath(unit.command.file)
+        if unit.failure is not None:
+            display = displays.get(unit_file, unit.command.file)
+            outcome.skipped.append(Skipped(display, SkipReason.ANALYSIS_FAILED, f"--compile: {unit.failure}"))
+            failed.add(unit_file)
+            continue
+        for error in unit.errors:
+            real, line = os.path.realpath(error.file), error.line
+            if real not in displays:  # an error in a file outside the tree (a system header): the unit's own
+                real, line = unit_file, 0
+            display = displays.get(real, unit.command.file)
+            failed.add(real)
+            key = (real, line, error.message)
+            if error_rule is None or key in seen:
+                continue
+            seen.add(key)
+            hit = Hit(line=line, column=error.column or 1, end_column=None, snippet="", match=error.message,
+                      detail=error.message)
+            finding = to_finding(error_rule, hit, display)
+            outcome.findings.append(finding if line else replace(finding, location=Location(path=display)))
+        if not unit.errors:
+            clean.add(unit_file)
+            clean.update(unit.headers)
+    clean -= failed
+    not_built = {real for real, display in displays.items() if display.endswith(_UNITS) and real not in built}
+    if not_built_rule is not None:
+        for real in sorted(not_built):
+            hit = Hit(line=0, column=1, end_column=None, snippet="", match=os.path.basename(real))
+            finding = to_finding(not_built_rule, hit, displays[real])
+            outcome.findings.append(replace(finding, location=Location(path=displays[real])))  # the whole file
+    not_built_displays = {displays[r] for r in not_built}
+    lowered = {displays[r] for r in clean if r in displays} | not_built_displays
+    static = {r.id for r in ruleset.source_rules()}
+    outcome.findings = [_lowered(f, f.location.path in not_built_displays)
+                        if f.rule_id in static and f.location.path in lowered and f.status is PortStatus.UNPORTED
+                        else f for f in outcome.findings]
+
+
+def _lowered(finding: Finding, not_built: bool) -> Finding:
+    why = ("the aarch64 build does not compile this file" if not_built
+           else "this file compiles cleanly for aarch64")
+    return replace(finding, status=PortStatus.FALLBACK, severity=min(finding.severity, Severity.LOW,
+                                                                      key=lambda s: s.rank),
+                   message=f"{finding.message} ({why}: an x86 path the aarch64 build does not take)")
