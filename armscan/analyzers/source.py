@@ -11,6 +11,7 @@ from functools import cached_property
 
 from armscan.analyzers.conditionals import Conditionals
 from armscan.analyzers.counterparts import Siblings, has_arm_counterpart
+from armscan.analyzers.includes import Headers
 from armscan.analyzers.text import LineIndex, snippet
 from armscan.model import Confidence, Finding, Location, PortStatus, Severity
 from armscan.rules_engine.loader import Rule
@@ -44,8 +45,10 @@ class Hit:
 class SourceFile:
     """One text file under analysis, with lazily computed structure."""
 
-    def __init__(self, path: str, display: str, name: str, text: str, siblings: Siblings) -> None:
+    def __init__(self, path: str, display: str, name: str, text: str, siblings: Siblings,
+                 root: str | None = None) -> None:
         self.path = path
+        self.root = root  # the scanned tree, whose headers an #include may name; None: includes not followed
         self.display = display
         self.name = name
         self.text = text
@@ -57,7 +60,7 @@ class SourceFile:
 
     @cached_property
     def conditionals(self) -> Conditionals:
-        return Conditionals(self.text, self.lines)
+        return Conditionals(self.text, self.lines, Headers(self.path, self.root) if self.root else None)
 
     @cached_property
     def has_inline_marks(self) -> bool:
@@ -134,7 +137,7 @@ def _regex_matches(source: SourceFile, rule: Rule, cap: int | None = None, more:
     line_starts = source.lines.starts
     spans = source._c_spans[1] if language in _CODE else source._c_spans[0] if language in _C_COMMENTS_ONLY else None
     span_starts, span_ends = (spans.starts, spans.ends) if spans is not None else ([], [])
-    state_of: Callable[[int], PortStatus] | None = None  # per line, where #if blocks can make lines differ
+    state_of: Callable[[int], PortStatus | None] | None = None  # per line, where #if blocks make lines differ
     judged = file_state is not None
     unless_line = rule.unless_line
     # Past the cap, a rule whose matches need no line-by-line look (no # comments, unless-line or inline marks)
@@ -163,7 +166,10 @@ def _regex_matches(source: SourceFile, rule: Rule, cap: int | None = None, more:
                 judged = True
                 file_state = _file_context_state(source, rule)
                 state_of = source.conditionals.state_of if file_state is None else None
-            state = state_of(line) if state_of is not None else file_state or PortStatus.UNPORTED
+            line_state = state_of(line) if state_of is not None else file_state or PortStatus.UNPORTED
+            if line_state is None:
+                continue  # another architecture's code, which aarch64 does not compile
+            state = line_state
             if more is None or cap is None or listed < cap:
                 listed += 1
                 yield start, match.end(1) if match.lastindex else match.end(), state
@@ -177,7 +183,7 @@ def _regex_matches(source: SourceFile, rule: Rule, cap: int | None = None, more:
 
 
 def _count_rest(matches: Iterator[re.Match[str]], seen: set[int], line_starts: list[int],
-                spans: tuple[list[int], list[int]], state: Callable[[int], PortStatus] | PortStatus,
+                spans: tuple[list[int], list[int]], state: Callable[[int], PortStatus | None] | PortStatus,
                 more: _Unlisted) -> None:
     """Count the lines the remaining matches are on (once a line, none in `seen`, none inside a span), in
     chunks of arrays: the same count as one match at a time, at a fraction of the cost."""
@@ -201,8 +207,14 @@ def _count_rest(matches: Iterator[re.Match[str]], seen: set[int], line_starts: l
         lines = lines[~np.isin(lines, np.fromiter(seen, dtype=np.int64, count=len(seen)))]
     if len(lines):
         found_lines = lines.tolist()
-        states = {state} if isinstance(state, PortStatus) else {state(line) for line in found_lines}
-        more.add_lines(len(found_lines), found_lines[0], states)
+        if not isinstance(state, PortStatus):
+            judged = [(line, state(line)) for line in found_lines]
+            found_lines = [line for line, s in judged if s is not None]
+            states = {s for _, s in judged if s is not None}
+        else:
+            states = {state}
+        if found_lines:
+            more.add_lines(len(found_lines), found_lines[0], states)
 
 
 def _file_context_state(source: SourceFile, rule: Rule) -> PortStatus | None:
