@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from armscan import __version__
+from armscan.analyzers import includegraph
 from armscan.analyzers.counterparts import forget_listings
 from armscan.analyzers.files import Collector, analyze_file
 from armscan.analyzers.java import classifier_jar_findings
@@ -197,6 +198,7 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         if options.targets is not None:
             merge.findings.extend(check_targets(merge.artifacts, ruleset, options.targets))
             merge.targets.update(options.targets.describe())
+        merge.findings = includegraph.rejudge(entries, merge.findings, ruleset)
         merge.findings = apply_inline(merge.findings, {e.display: (e.path, e.root) for e in entries})
     except KeyboardInterrupt as e:  # SIGTERM and SIGHUP too (the command line turns them into this)
         from armscan.python.deadline import expire_all

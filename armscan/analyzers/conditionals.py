@@ -217,6 +217,14 @@ class Conditionals:
             return PortStatus.PORTED
         return PortStatus.FALLBACK if self._x86_around[index] else PortStatus.UNPORTED
 
+    def x86_only(self, line: int) -> bool:
+        """Whether aarch64 does not compile this line, or (where the build decides) only an x86-named switch
+        (HAVE_AVX2, __SSE4_1__) lets it in."""
+        innermost = self._innermost(line)
+        if innermost is None or innermost.compiled:
+            return False
+        return innermost.compiled is False or self._x86_around[self._index[id(innermost)]]
+
     def compiled(self, line: int) -> bool | None:
         """Whether aarch64 compiles this line (None: the build decides)."""
         innermost = self._innermost(line)

@@ -1,0 +1,141 @@
+"""Files the tree includes only under conditions aarch64 does not compile (`#if HAVE_AVX2` ...
+`#include "arch/avx2/codec.c"`): their x86 code is a fast path the aarch64 build never compiles.
+
+This runs after the per-file pass, and only over the C-family files that hold unported x86 findings: it reads the
+tree's C-family files once for `#include "..."` lines that could name one of them (bounded), then judges each
+such inclusion with the includer's own #if structure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import os
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+
+from armscan.analyzers.conditionals import Conditionals
+from armscan.analyzers.includes import Headers
+from armscan.analyzers.source import _judge
+from armscan.analyzers.text import LineIndex
+from armscan.model import Finding, PortStatus
+from armscan.rules_engine.loader import Rule, RuleSet
+from armscan.sources.confined import RefusedFile, read_confined
+from armscan.sources.tree import FileEntry
+
+MAX_FILES = 50_000
+MAX_FILE_BYTES = 1 << 20
+MAX_TOTAL_BYTES = 256 << 20
+_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"\n]{1,512})"', re.MULTILINE)
+
+
+def rejudge(entries: Sequence[FileEntry], findings: list[Finding], ruleset: RuleSet) -> list[Finding]:
+    """The findings, with those of files included only under x86-only conditions judged as x86 fast paths."""
+    globs = _c_globs(ruleset)
+    if not globs:
+        return findings
+    by_display = {e.display: e for e in entries}
+    candidates: dict[str, FileEntry] = {}
+    for finding in findings:
+        entry = by_display.get(finding.location.path)
+        if (entry is not None and finding.status is PortStatus.UNPORTED and finding.rule_id.startswith("ARM-C-")
+                and _is_c(entry, globs, ruleset)):
+            candidates[os.path.realpath(entry.path)] = entry
+    if not candidates:
+        return findings
+    basenames = {os.path.basename(p) for p in candidates}
+    inclusions: dict[str, list[tuple[FileEntry, int]]] = defaultdict(list)
+    budget = MAX_TOTAL_BYTES
+    texts: dict[str, str] = {}
+    for entry in [e for e in entries if _is_c(e, globs, ruleset)][:MAX_FILES]:
+        if budget <= 0:
+            return findings  # too much to read: nothing is judged on part of the graph
+        if entry.size > MAX_FILE_BYTES:
+            continue
+        try:
+            text = read_confined(entry.path, entry.root, MAX_FILE_BYTES).decode("utf-8", "replace")
+        except RefusedFile:
+            continue
+        budget -= len(text)
+        if '"' not in text:
+            continue
+        for match in _INCLUDE.finditer(text):
+            name = match.group(1)
+            if os.path.basename(name) not in basenames:
+                continue
+            target = os.path.realpath(os.path.join(os.path.dirname(entry.path), name))
+            if target not in candidates:  # from one of the tree's include folders
+                tail = "/" + os.path.normpath(name).lstrip("./")
+                target = next((c for c in candidates if c.endswith(tail)), target)
+            if target in candidates:
+                texts[entry.path] = text
+                inclusions[target].append((entry, text.count("\n", 0, match.start()) + 1))
+    x86_only: dict[str, str] = {}
+    for target, places in inclusions.items():
+        verdicts = [_x86_only(entry, texts[entry.path], line) for entry, line in places]
+        if all(verdicts):
+            entry, line = places[0]
+            x86_only[candidates[target].display] = f"{entry.display}:{line}"
+    if not x86_only:
+        return findings
+    return [_as_fallback(f, ruleset, x86_only[f.location.path])
+            if f.location.path in x86_only and f.status is PortStatus.UNPORTED and f.rule_id.startswith("ARM-C-")
+            else f for f in findings]
+
+
+_CONDITIONALS: dict[str, Conditionals] = {}
+
+
+def _x86_only(entry: FileEntry, text: str, line: int) -> bool:
+    conditionals = _CONDITIONALS.get(entry.path)
+    if conditionals is None:
+        conditionals = Conditionals(text, LineIndex(text), Headers(entry.path, entry.root))
+        _CONDITIONALS.clear()  # one includer at a time is enough: inclusions are grouped by includer
+        _CONDITIONALS[entry.path] = conditionals
+    return conditionals.x86_only(line)
+
+
+def _as_fallback(finding: Finding, ruleset: RuleSet, where: str) -> Finding:
+    try:
+        rule = ruleset.by_id(finding.rule_id)
+    except KeyError:
+        return finding
+    if rule.when_guarded.severity is None and rule.when_guarded.message is None:
+        return finding  # a rule with no x86-fast-path judgment (an #if chain finding) stays as it is
+    severity, confidence, message, advice = _judge(rule, PortStatus.FALLBACK)
+    if finding.location.line is not None:
+        match, detail = _parts(rule, finding)
+        message = " ".join(message.replace("{match}", match).replace("{detail}", detail).split())
+    else:
+        message = finding.message
+    return dataclasses.replace(
+        finding, severity=severity, confidence=confidence, advice=advice, status=PortStatus.FALLBACK,
+        message=f"{message} This file is compiled only on x86: it is included only under an x86-only condition "
+                f"({where}).",
+    )
+
+
+def _parts(rule: Rule, finding: Finding) -> tuple[str, str]:
+    """The {match} and {detail} the finding's message was made with."""
+    pattern = re.escape(" ".join(rule.message.split()))
+    pattern = pattern.replace(re.escape("{match}"), "(?P<match>.*?)", 1).replace(re.escape("{detail}"),
+                                                                                 "(?P<detail>.*?)", 1)
+    found = re.fullmatch(pattern.replace(re.escape("{match}"), ".*?").replace(re.escape("{detail}"), ".*?"),
+                         finding.message) if len(finding.message) < 2000 else None
+    groups = found.groupdict() if found else {}
+    match = groups.get("match") or finding.location.match or ""
+    return match, groups.get("detail") or match
+
+
+def _c_globs(ruleset: RuleSet) -> tuple[str, ...]:
+    for rule in ruleset.rules:
+        for language, globs in rule.language_globs:
+            if language == "c":
+                return globs
+    return ()
+
+
+def _is_c(entry: FileEntry, globs: tuple[str, ...], ruleset: RuleSet) -> bool:
+    name = ruleset.name_for_rules(os.path.basename(entry.path))
+    return any(fnmatch.fnmatchcase(name, g) for g in globs)
