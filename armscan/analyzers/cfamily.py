@@ -124,12 +124,13 @@ def arch_chains(source: SourceFile, rule: Rule) -> Iterator[Hit]:
             continue
         if conditionals.has_arm_path or source.has_counterpart:
             continue
-        if taken is not None and taken.kind == "elif":
+        if taken is not None and taken.kind != "else":
             yield _chain_hit(source, chain.start_line, "fallback",
-                             f"{detail}; aarch64 takes line {taken.line}: #elif {taken.condition}")
+                             f"{detail}; aarch64 takes line {taken.line}: #{taken.kind} {taken.condition}")
             continue
         if chain.has_else:
             variant = "fallback"
+            detail += "; aarch64 takes the #else" if taken is not None else ""
         elif ARCH_MACROS.search(" ".join(b.condition for b in chain.branches)):
             variant = "no-arm-branch"
         else:

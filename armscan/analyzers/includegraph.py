@@ -44,39 +44,14 @@ def rejudge(entries: Sequence[FileEntry], findings: list[Finding], ruleset: Rule
             candidates[os.path.realpath(entry.path)] = entry
     if not candidates:
         return findings
-    basenames = {os.path.basename(p) for p in candidates}
-    inclusions: dict[str, list[tuple[FileEntry, int]]] = defaultdict(list)
-    budget = MAX_TOTAL_BYTES
-    texts: dict[str, str] = {}
-    for entry in [e for e in entries if _is_c(e, globs, ruleset)][:MAX_FILES]:
-        if budget <= 0:
-            return findings  # too much to read: nothing is judged on part of the graph
-        if entry.size > MAX_FILE_BYTES:
-            continue
-        try:
-            text = read_confined(entry.path, entry.root, MAX_FILE_BYTES).decode("utf-8", "replace")
-        except RefusedFile:
-            continue
-        budget -= len(text)
-        if '"' not in text:
-            continue
-        for match in _INCLUDE.finditer(text):
-            name = match.group(1)
-            if os.path.basename(name) not in basenames:
-                continue
-            target = os.path.realpath(os.path.join(os.path.dirname(entry.path), name))
-            if target not in candidates:  # from one of the tree's include folders
-                tail = "/" + os.path.normpath(name).lstrip("./")
-                target = next((c for c in candidates if c.endswith(tail)), target)
-            if target in candidates:
-                texts[entry.path] = text
-                inclusions[target].append((entry, text.count("\n", 0, match.start()) + 1))
+    graph = _Graph()
+    if not graph.read([e for e in entries if _is_c(e, globs, ruleset)][:MAX_FILES]):
+        return findings  # too much to read: nothing is judged on part of the graph
     x86_only: dict[str, str] = {}
-    for target, places in inclusions.items():
-        verdicts = [_x86_only(entry, texts[entry.path], line) for entry, line in places]
-        if all(verdicts):
-            entry, line = places[0]
-            x86_only[candidates[target].display] = f"{entry.display}:{line}"
+    for real, entry in candidates.items():
+        where = graph.x86_only(real, 0, set())
+        if where is not None:
+            x86_only[entry.display] = where
     if not x86_only:
         return findings
     return [_as_fallback(f, ruleset, x86_only[f.location.path])
@@ -84,16 +59,81 @@ def rejudge(entries: Sequence[FileEntry], findings: list[Finding], ruleset: Rule
             else f for f in findings]
 
 
-_CONDITIONALS: dict[str, Conditionals] = {}
+class _Graph:
+    """Who includes whom (`#include "..."`) among the tree's C-family files."""
 
+    def __init__(self) -> None:
+        self.edges: dict[str, list[tuple[FileEntry, int]]] = defaultdict(list)  # included -> (includer, line)
+        self._conditionals: dict[str, Conditionals] = {}
+        self._verdicts: dict[str, str | None] = {}
 
-def _x86_only(entry: FileEntry, text: str, line: int) -> bool:
-    conditionals = _CONDITIONALS.get(entry.path)
-    if conditionals is None:
-        conditionals = Conditionals(text, LineIndex(text), Headers(entry.path, entry.root))
-        _CONDITIONALS.clear()  # one includer at a time is enough: inclusions are grouped by includer
-        _CONDITIONALS[entry.path] = conditionals
-    return conditionals.x86_only(line)
+    def read(self, entries: list[FileEntry]) -> bool:
+        files = {os.path.realpath(e.path): e for e in entries}
+        by_name: dict[str, list[str]] = defaultdict(list)
+        for real in files:
+            by_name[os.path.basename(real)].append(real)
+        budget = MAX_TOTAL_BYTES
+        for entry in entries:
+            if entry.size > MAX_FILE_BYTES:
+                continue
+            budget -= entry.size
+            if budget < 0:
+                return False
+            try:
+                text = read_confined(entry.path, entry.root, MAX_FILE_BYTES).decode("utf-8", "replace")
+            except RefusedFile:
+                continue
+            lines = None
+            for match in _INCLUDE.finditer(text):
+                name = match.group(1)
+                same_name = by_name.get(os.path.basename(name))
+                if not same_name:
+                    continue
+                target = os.path.realpath(os.path.join(os.path.dirname(entry.path), name))
+                if target not in files and not os.path.isfile(target):  # from one of the tree's include folders
+                    tail = "/" + os.path.normpath(name).lstrip("./")
+                    found = [real for real in same_name if real.endswith(tail)]
+                    target = found[0] if len(found) == 1 else target
+                if target in files:
+                    lines = lines or LineIndex(text)
+                    self.edges[target].append((entry, lines.line_of(match.start())))
+        return True
+
+    def x86_only(self, real: str, depth: int, visiting: set[str]) -> str | None:
+        """Where the file is included from, when every inclusion is x86-only (directly, or by an includer that
+        is itself included only on x86); None when some inclusion is compiled on aarch64, or none is known."""
+        if real in self._verdicts:
+            return self._verdicts[real]
+        places = self.edges.get(real)
+        if not places or depth > 16 or real in visiting:
+            return None
+        visiting.add(real)
+        where = None
+        for entry, line in places:
+            if self._conditionals_of(entry).x86_only(line):
+                where = where or f"{entry.display}:{line}"
+            else:
+                above = self.x86_only(os.path.realpath(entry.path), depth + 1, visiting)
+                if above is None:
+                    where = None
+                    break
+                where = where or f"{entry.display}:{line}, itself from {above}"
+        visiting.discard(real)
+        self._verdicts[real] = where
+        return where
+
+    def _conditionals_of(self, entry: FileEntry) -> Conditionals:
+        found = self._conditionals.get(entry.path)
+        if found is None:
+            try:
+                text = read_confined(entry.path, entry.root, MAX_FILE_BYTES).decode("utf-8", "replace")
+            except RefusedFile:
+                text = ""
+            if len(self._conditionals) >= 256:
+                self._conditionals.clear()
+            found = self._conditionals[entry.path] = Conditionals(text, LineIndex(text),
+                                                                  Headers(entry.path, entry.root))
+        return found
 
 
 def _as_fallback(finding: Finding, ruleset: RuleSet, where: str) -> Finding:
