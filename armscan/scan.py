@@ -75,6 +75,8 @@ class _FileResult:
     skipped: tuple[Skipped, ...]
     source_scanned: bool
     bytes_read: int
+    display: str = ""
+    includes: tuple[tuple[str, int], ...] = ()  # a C-family file's `#include "name"` and their lines
 
 
 _WORKER_RULES: RuleSet | None = None
@@ -102,7 +104,7 @@ def _analyze_one(entry: FileEntry, ruleset: RuleSet, limits: Limits) -> _FileRes
         out = Collector()
         out.skip(entry.display, SkipReason.ANALYSIS_FAILED, f"analysis failed: {type(e).__name__}: {e}")
     return _FileResult(tuple(out.artifacts), tuple(out.findings), tuple(out.skipped), out.source_scanned,
-                       out.bytes_read)
+                       out.bytes_read, entry.display, out.includes)
 
 
 def _analyze_batch(batch: list[FileEntry]) -> list[_FileResult]:
@@ -147,6 +149,7 @@ class _Merge:
         self.bytes_read = 0
         self.packages: list[PackageRecord] = []
         self.targets: set[str] = set()
+        self.includes: dict[str, tuple[tuple[str, int], ...]] = {}  # by display
 
     def add(self, result: _FileResult) -> None:
         self.artifacts.extend(result.artifacts)
@@ -155,6 +158,8 @@ class _Merge:
         self.files_analyzed += 1
         self.source_files += int(result.source_scanned)
         self.bytes_read += result.bytes_read
+        if result.includes:
+            self.includes[result.display] = result.includes
 
 
 def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: ScanOptions,
@@ -198,7 +203,7 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         if options.targets is not None:
             merge.findings.extend(check_targets(merge.artifacts, ruleset, options.targets))
             merge.targets.update(options.targets.describe())
-        merge.findings = includegraph.rejudge(entries, merge.findings, ruleset)
+        merge.findings = includegraph.rejudge(entries, merge.findings, ruleset, merge.includes)
         merge.findings = apply_inline(merge.findings, {e.display: (e.path, e.root) for e in entries})
     except KeyboardInterrupt as e:  # SIGTERM and SIGHUP too (the command line turns them into this)
         from armscan.python.deadline import expire_all

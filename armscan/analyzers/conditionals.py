@@ -97,7 +97,8 @@ class Conditionals:
         self.macros: dict[str, Definition] = {}  # what the file (and the headers it includes) define, at its end
         self._headers = headers
         self._depth = depth
-        self._evaluator = Evaluator(lambda name: self.macros.get(name, _ABSENT))
+        self._pending: list[tuple[str, bool | None]] = []  # includes not read yet, and whether aarch64 reads them
+        self._evaluator = Evaluator(self._lookup)
         self._change_lines: list[int] | None = None
         self._change_owners: list[Branch | None] = []
         self._index: dict[int, int] = {}
@@ -143,12 +144,14 @@ class Conditionals:
             chain.branches[-1].end_line = end
             chain.end_line = end
         self.has_arm_path = any(c.mentions_arm for c in self.chains) or bool(ARM_INCLUDE.search(text))
+        if depth and self._pending:  # a header read for the macros it leaves defined
+            self._read_pending()
 
     def _open(self, chain: Chain, kind: str, condition: str, line: int, outer: bool | None) -> None:
         branch = Branch(kind=kind, condition=condition, line=line, end_line=line, chain=chain)
         earlier = [b.taken for b in chain.branches]
-        if True in earlier:
-            branch.taken = False
+        if True in earlier or outer is False:  # not read by aarch64's preprocessor: not worked out
+            branch.taken = False if True in earlier else None
         else:
             truth = True if kind == "else" else self._evaluator.truth(condition)
             branch.taken = False if truth is False else truth if None not in earlier else None
@@ -162,9 +165,8 @@ class Conditionals:
         """A #define, #undef or #include on a line aarch64 compiles (True) or may compile (None)."""
         if word == "include":
             quoted = _QUOTED.match(body)
-            found = self._headers(quoted.group(1), self._depth) if quoted and self._headers else None
-            for name, definition in (found or {}).items():
-                self._set(name, definition, compiled)
+            if quoted and self._headers:
+                self._pending.append((quoted.group(1), compiled))
             return
         match = _DEFINE.match(body)
         if match is None:
@@ -178,6 +180,23 @@ class Conditionals:
                 and stack[-1].branches[0].condition.replace(" ", "") in (f"!defined({name})", f"!defined{name}")):
             self._guard(stack)  # #ifndef X / #define X: an include guard, not an architecture test
         self._set(name, FUNCTION if match.group(2) else " ".join(match.group(3).split()), compiled)
+
+    def _lookup(self, name: str) -> object:
+        found = self.macros.get(name, _ABSENT)
+        if found is _ABSENT and self._pending and not is_reserved(name):
+            self._read_pending()
+            found = self.macros.get(name, _ABSENT)
+        return found
+
+    def _read_pending(self) -> None:
+        """Read the headers included so far, at the first condition that names a macro the file does not define
+        (most never do): their macros count where the file says nothing of the name itself since."""
+        assert self._headers is not None
+        pending, self._pending = self._pending, []
+        for header, compiled in pending:
+            for name, definition in (self._headers(header, self._depth) or {}).items():
+                if name not in self.macros:
+                    self._set(name, definition, compiled)
 
     def _guard(self, stack: list[Chain]) -> None:
         branch = stack[-1].branches[0]

@@ -1,9 +1,9 @@
 """Files the tree includes only under conditions aarch64 does not compile (`#if HAVE_AVX2` ...
 `#include "arch/avx2/codec.c"`): their x86 code is a fast path the aarch64 build never compiles.
 
-This runs after the per-file pass, and only over the C-family files that hold unported x86 findings: it reads the
-tree's C-family files once for `#include "..."` lines that could name one of them (bounded), then judges each
-such inclusion with the includer's own #if structure.
+This runs after the per-file pass, which records each C-family file's `#include "..."` lines, and only when some
+C-family file holds unported x86 findings: each inclusion of such a file is judged with the includer's own #if
+structure (and, up the graph, the inclusions of the includer).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import fnmatch
 import os
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from armscan.analyzers.conditionals import Conditionals
 from armscan.analyzers.includes import Headers
@@ -24,14 +24,14 @@ from armscan.rules_engine.loader import Rule, RuleSet
 from armscan.sources.confined import RefusedFile, read_confined
 from armscan.sources.tree import FileEntry
 
-MAX_FILES = 50_000
 MAX_FILE_BYTES = 1 << 20
-MAX_TOTAL_BYTES = 256 << 20
-_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"\n]{1,512})"', re.MULTILINE)
 
 
-def rejudge(entries: Sequence[FileEntry], findings: list[Finding], ruleset: RuleSet) -> list[Finding]:
-    """The findings, with those of files included only under x86-only conditions judged as x86 fast paths."""
+def rejudge(entries: Sequence[FileEntry], findings: list[Finding], ruleset: RuleSet,
+            includes: Mapping[str, tuple[tuple[str, int], ...]]) -> list[Finding]:
+    """The findings, with those of files included only under x86-only conditions judged as x86 fast paths.
+
+    `includes`: the `#include "name"` directives (and their lines) of each C-family file, by display name."""
     globs = _c_globs(ruleset)
     if not globs:
         return findings
@@ -41,12 +41,10 @@ def rejudge(entries: Sequence[FileEntry], findings: list[Finding], ruleset: Rule
         entry = by_display.get(finding.location.path)
         if (entry is not None and finding.status is PortStatus.UNPORTED and finding.rule_id.startswith("ARM-C-")
                 and _is_c(entry, globs, ruleset)):
-            candidates[os.path.realpath(entry.path)] = entry
-    if not candidates:
+            candidates[os.path.normpath(entry.path)] = entry
+    if not candidates or not includes:
         return findings
-    graph = _Graph()
-    if not graph.read([e for e in entries if _is_c(e, globs, ruleset)][:MAX_FILES]):
-        return findings  # too much to read: nothing is judged on part of the graph
+    graph = _Graph([e for e in entries if _is_c(e, globs, ruleset)], includes)
     x86_only: dict[str, str] = {}
     for real, entry in candidates.items():
         where = graph.x86_only(real, 0, set())
@@ -62,49 +60,37 @@ def rejudge(entries: Sequence[FileEntry], findings: list[Finding], ruleset: Rule
 class _Graph:
     """Who includes whom (`#include "..."`) among the tree's C-family files."""
 
-    def __init__(self) -> None:
-        self.edges: dict[str, list[tuple[FileEntry, int]]] = defaultdict(list)  # included -> (includer, line)
+    def __init__(self, entries: list[FileEntry], includes: Mapping[str, tuple[tuple[str, int], ...]]) -> None:
         self._conditionals: dict[str, Conditionals] = {}
         self._verdicts: dict[str, str | None] = {}
-
-    def read(self, entries: list[FileEntry]) -> bool:
-        files = {os.path.realpath(e.path): e for e in entries}
-        by_name: dict[str, list[str]] = defaultdict(list)
-        for real in files:
-            by_name[os.path.basename(real)].append(real)
-        budget = MAX_TOTAL_BYTES
+        self._files: dict[str, list[str]] = defaultdict(list)  # by file name
+        self._naming: dict[str, list[tuple[FileEntry, str, int]]] = defaultdict(list)  # by the file name included
         for entry in entries:
-            if entry.size > MAX_FILE_BYTES:
-                continue
-            budget -= entry.size
-            if budget < 0:
-                return False
-            try:
-                text = read_confined(entry.path, entry.root, MAX_FILE_BYTES).decode("utf-8", "replace")
-            except RefusedFile:
-                continue
-            lines = None
-            for match in _INCLUDE.finditer(text):
-                name = match.group(1)
-                same_name = by_name.get(os.path.basename(name))
-                if not same_name:
-                    continue
-                target = os.path.realpath(os.path.join(os.path.dirname(entry.path), name))
-                if target not in files and not os.path.isfile(target):  # from one of the tree's include folders
-                    tail = "/" + os.path.normpath(name).lstrip("./")
-                    found = [real for real in same_name if real.endswith(tail)]
-                    target = found[0] if len(found) == 1 else target
-                if target in files:
-                    lines = lines or LineIndex(text)
-                    self.edges[target].append((entry, lines.line_of(match.start())))
-        return True
+            self._files[os.path.basename(entry.path)].append(os.path.normpath(entry.path))
+            for name, line in includes.get(entry.display, ()):
+                self._naming[os.path.basename(name)].append((entry, name, line))
+
+    def _edges(self, path: str) -> list[tuple[FileEntry, int]]:
+        """Where the file is included: resolved on demand, as only files with findings (and up) are asked about."""
+        base = os.path.basename(path)
+        same_name = self._files.get(base, [])
+        places = []
+        for entry, name, line in self._naming.get(base, ()):
+            target = os.path.normpath(os.path.join(os.path.dirname(entry.path), name))
+            if target not in same_name and not os.path.isfile(target):  # from one of the tree's include folders
+                tail = "/" + os.path.normpath(name).lstrip("./")
+                found = [other for other in same_name if other.endswith(tail)]
+                target = found[0] if len(found) == 1 else target
+            if target == path:
+                places.append((entry, line))
+        return places
 
     def x86_only(self, real: str, depth: int, visiting: set[str]) -> str | None:
         """Where the file is included from, when every inclusion is x86-only (directly, or by an includer that
         is itself included only on x86); None when some inclusion is compiled on aarch64, or none is known."""
         if real in self._verdicts:
             return self._verdicts[real]
-        places = self.edges.get(real)
+        places = self._edges(real)
         if not places or depth > 16 or real in visiting:
             return None
         visiting.add(real)
@@ -113,7 +99,7 @@ class _Graph:
             if self._conditionals_of(entry).x86_only(line):
                 where = where or f"{entry.display}:{line}"
             else:
-                above = self.x86_only(os.path.realpath(entry.path), depth + 1, visiting)
+                above = self.x86_only(os.path.normpath(entry.path), depth + 1, visiting)
                 if above is None:
                     where = None
                     break
@@ -178,4 +164,10 @@ def _c_globs(ruleset: RuleSet) -> tuple[str, ...]:
 
 def _is_c(entry: FileEntry, globs: tuple[str, ...], ruleset: RuleSet) -> bool:
     name = ruleset.name_for_rules(os.path.basename(entry.path))
-    return any(fnmatch.fnmatchcase(name, g) for g in globs)
+    suffixes = _SUFFIXES.get(globs)
+    if suffixes is None:
+        suffixes = _SUFFIXES[globs] = tuple(g[1:] for g in globs if g.startswith("*.") and "*" not in g[1:])
+    return name.endswith(suffixes) or any(fnmatch.fnmatchcase(name, g) for g in globs if g[1:] not in suffixes)
+
+
+_SUFFIXES: dict[tuple[str, ...], tuple[str, ...]] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from armscan.analyzers.preprocessor import Definition
 from armscan.analyzers.text import LineIndex
@@ -13,6 +14,9 @@ MAX_HEADERS = 64  # headers read for one file
 MAX_HEADER_BYTES = 1 << 20
 _CACHE_ENTRIES = 4096
 _FOLDERS = ("", "include", "src", "lib")  # besides the including file's own folder and those above it
+
+_QUOTED_INCLUDE = re.compile(r'#[ \t]*include[ \t]*"([^"\n]{1,512})"')
+MAX_INCLUDES = 4096  # recorded for one file
 
 _cache: dict[tuple[str, int, int], dict[str, Definition]] = {}
 
@@ -65,3 +69,20 @@ class Headers:
             if (real == self.root or real.startswith(self.root + "/")) and os.path.isfile(real):
                 return real
         return None
+
+
+def quoted_includes(text: str) -> tuple[tuple[str, int], ...]:
+    """The `#include "name"` directives of a file, with their lines (for the tree's include graph)."""
+    found: list[tuple[str, int]] = []
+    line, counted = 1, 0
+    for match in _QUOTED_INCLUDE.finditer(text):
+        start = match.start()
+        line_start = text.rfind("\n", 0, start) + 1
+        if text[line_start:start].strip(" \t"):
+            continue  # not a directive: the # is not the first thing on its line
+        line += text.count("\n", counted, start)
+        counted = start
+        found.append((match.group(1), line))
+        if len(found) >= MAX_INCLUDES:
+            break
+    return tuple(found)
