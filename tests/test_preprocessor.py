@@ -167,3 +167,25 @@ def test_file_also_included_unconditionally_stays_a_blocker(tmp_path: Path) -> N
     (tmp_path / "src/main.c").write_text('#include "arch/avx2/codec.c"\n')
     findings = scan(tmp_path, display="").findings
     assert any(f.location.path == "src/arch/avx2/codec.c" and f.severity is Severity.BLOCKER for f in findings)
+
+
+def test_include_cycles_and_chains_are_bounded(tmp_path: Path) -> None:
+    (tmp_path / "a.h").write_text('#include "b.h"\n#define FROM_A 1\n')
+    (tmp_path / "b.h").write_text('#include "a.h"\n#define FROM_B 0\n')
+    for i in range(40):  # a chain of headers deeper than the bound
+        (tmp_path / f"h{i}.h").write_text(f'#include "h{i + 1}.h"\n')
+    (tmp_path / "h40.h").write_text("#define DEEP 0\n")
+    (tmp_path / "main.c").write_text(
+        '#include "a.h"\n#include "h0.h"\n#if FROM_B\n_mm_pause();\n#endif\n#if DEEP\n_mm_pause();\n#endif\n'
+        '#include "main.c"\n'
+    )
+    (tmp_path / "x.c").write_text('#include "y.c"\n')
+    (tmp_path / "y.c").write_text('#include "x.c"\n#if HAVE_SSE2\n#include "z.c"\n#endif\n')
+    (tmp_path / "z.c").write_text("_mm_pause();\n")
+    started = time.monotonic()
+    findings = {(f.location.path, f.location.line): f.status for f in scan(tmp_path, display="").findings
+                if f.rule_id == "ARM-C-INTRIN-CALL"}
+    assert time.monotonic() - started < 5
+    assert findings[("main.c", 4)] is PortStatus.FALLBACK  # FROM_B is 0, through the cycle
+    assert findings[("main.c", 7)] is PortStatus.UNPORTED  # past the depth bound DEEP is unknown: as before
+    assert findings[("z.c", 1)] is PortStatus.FALLBACK  # included only under an x86 switch, by files in a cycle
