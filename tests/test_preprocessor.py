@@ -189,3 +189,12 @@ def test_include_cycles_and_chains_are_bounded(tmp_path: Path) -> None:
     assert findings[("main.c", 4)] is PortStatus.FALLBACK  # FROM_B is 0, through the cycle
     assert findings[("main.c", 7)] is PortStatus.UNPORTED  # past the depth bound DEEP is unknown: as before
     assert findings[("z.c", 1)] is PortStatus.FALLBACK  # included only under an x86 switch, by files in a cycle
+
+
+def test_conditions_over_heavy_macros_stay_bounded() -> None:
+    body = " + ".join(["B"] * 500)  # each evaluation of A reads B 500 times, up to the per-condition bound
+    text = f"#define B (1 + 2 + 3)\n#define A ({body})\n" + "#if A > 0\nx();\n#endif\n" * 20_000
+    started = time.monotonic()
+    c = Conditionals(text, LineIndex(text))
+    assert len(c.branches) == 20_000
+    assert time.monotonic() - started < 5

@@ -35,6 +35,7 @@ Definition = str | Function | Maybe | None
 MAX_EXPRESSION = 4096  # characters; a longer condition is unknown
 _MAX_DEPTH = 64  # nesting of parentheses, unary operators and macro bodies
 _MAX_TOKENS = 1024
+_MAX_WORK = 250_000  # tokens one evaluator reads over all its conditions: past it, every condition is unknown
 _MAX_EXPANSIONS = 256  # macro bodies evaluated for one condition: `#define A (B+B)` chains double at each level
 
 _TOKEN = re.compile(
@@ -72,6 +73,7 @@ class Evaluator:
     def __init__(self, lookup: Callable[[str], object]) -> None:
         self._lookup = lookup
         self._budget = 0
+        self._work = _MAX_WORK
 
     def truth(self, expression: str) -> bool | None:
         value = self.value(expression)
@@ -82,7 +84,7 @@ class Evaluator:
             return None
         self._budget = _MAX_EXPANSIONS
         try:
-            parser = _Parser(_tokens(expression), self, 0)
+            parser = _Parser(self._tokens(expression), self, 0)
             result = parser.ternary(0)
             if parser.at < len(parser.tokens):
                 raise _Unknown
@@ -115,11 +117,19 @@ class Evaluator:
         self._budget -= 1
         if depth >= _MAX_DEPTH or self._budget < 0 or not body.strip():
             raise _Unknown
-        parser = _Parser(_tokens(body), self, depth + 1)
+        parser = _Parser(self._tokens(body), self, depth + 1)
         result = parser.ternary(depth + 1)
         if parser.at < len(parser.tokens):
             raise _Unknown
         return result
+
+
+    def _tokens(self, text: str) -> list[str]:
+        if self._work <= 0:
+            raise _Unknown
+        tokens = _tokens(text)
+        self._work -= len(tokens) + 1
+        return tokens
 
 
 _ABSENT = object()  # the project says nothing of the name
