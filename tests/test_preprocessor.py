@@ -198,3 +198,16 @@ def test_conditions_over_heavy_macros_stay_bounded() -> None:
     c = Conditionals(text, LineIndex(text))
     assert len(c.branches) == 20_000
     assert time.monotonic() - started < 5
+
+
+def test_findings_say_which_way_aarch64_goes(tmp_path: Path) -> None:
+    (tmp_path / "a.c").write_text(
+        "#if defined(_MSC_VER)\n_tzcnt_u32(x);\n#elif defined(__GNUC__)\n__builtin_ctz(x);\n#endif\n"
+        "#if HAVE_SSE2\n_mm_pause();\n#endif\n"
+    )
+    messages = {f.location.line: f.message for f in scan(tmp_path, display="").findings
+                if f.rule_id == "ARM-C-INTRIN-CALL"}
+    assert messages[2].endswith("aarch64 does not take the #if defined(_MSC_VER) on line 1; it takes line 3 "
+                                "(#elif defined(__GNUC__)).")
+    assert messages[7].endswith("depends on the build: the #if HAVE_SSE2 on line 6 names a macro neither the "
+                                "compiler nor the project's headers define.")

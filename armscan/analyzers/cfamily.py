@@ -87,7 +87,9 @@ def inline_asm(source: SourceFile, rule: Rule) -> Iterator[Hit]:
         state = PortStatus.PORTED if source.has_counterpart else source.conditionals.state_of(line)
         if state is None:
             continue  # another architecture's code, which aarch64 does not compile
-        yield source.hit_at(start, match.end(), state, detail=found.group().strip())
+        note = source.conditionals.note(line) if state is not PortStatus.UNPORTED and not source.has_counterpart \
+            else None
+        yield source.hit_at(start, match.end(), state, detail=found.group().strip(), note=note)
 
 
 def _chain_hit(source: SourceFile, line: int, variant: str, detail: str) -> Hit:

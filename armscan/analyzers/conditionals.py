@@ -210,6 +210,22 @@ class Conditionals:
         elif self.macros.get(name, _ABSENT) != definition or is_reserved(name):
             self.macros[name] = MAYBE
 
+    def note(self, line: int) -> str | None:
+        """Why x86 code on this line is not compiled for aarch64, or why that is not known, in one sentence."""
+        enclosing = self.enclosing(line)
+        for branch in enclosing:
+            if branch.taken is False and (branch.chain.parent is None or branch.chain.parent.compiled is not False):
+                taken = next((b for b in branch.chain.branches if b.taken), None)
+                where = f"the {_describe(branch)}"
+                if taken is None:
+                    return f"aarch64 does not take {where}."
+                return f"aarch64 does not take {where}; it takes line {taken.line} ({_describe(taken, False)})."
+        unknown = next((b for b in enclosing if b.taken is None), None)
+        if unknown is None:
+            return None
+        return (f"Whether aarch64 compiles it depends on the build: the {_describe(unknown)} names a macro neither "
+                f"the compiler nor the project's headers define.")
+
     def enclosing(self, line: int) -> list[Branch]:
         """Branches whose body holds the line, innermost first."""
         inside = []
@@ -291,6 +307,13 @@ class Conditionals:
             lines.append(max(ended.end_line, lines[-1]))
             owners.append(stack[-1] if stack else None)
         self._change_lines, self._change_owners = lines, owners
+
+
+def _describe(branch: Branch, where: bool = True) -> str:
+    first = branch.chain.branches[0]
+    text = (f"#else of #if {first.condition[:80]}" if branch.kind == "else"
+            else f"#{branch.kind} {branch.condition[:80]}")
+    return f"{text} on line {branch.line}" if where else text
 
 
 def _condition(word: str, rest: str) -> str:

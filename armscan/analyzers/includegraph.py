@@ -147,8 +147,8 @@ def _parts(rule: Rule, finding: Finding) -> tuple[str, str]:
     pattern = re.escape(" ".join(rule.message.split()))
     pattern = pattern.replace(re.escape("{match}"), "(?P<match>.*?)", 1).replace(re.escape("{detail}"),
                                                                                  "(?P<detail>.*?)", 1)
-    found = re.fullmatch(pattern.replace(re.escape("{match}"), ".*?").replace(re.escape("{detail}"), ".*?"),
-                         finding.message) if len(finding.message) < 2000 else None
+    found = re.match(pattern.replace(re.escape("{match}"), ".*?").replace(re.escape("{detail}"), ".*?"),
+                     finding.message) if len(finding.message) < 2000 else None  # a note may follow
     groups = found.groupdict() if found else {}
     match = groups.get("match") or finding.location.match or ""
     return match, groups.get("detail") or match

@@ -40,6 +40,7 @@ class Hit:
     state: PortStatus = PortStatus.UNPORTED
     variant: str | None = None
     detail: str | None = None
+    note: str | None = None  # a sentence added to the message (which branch aarch64 takes)
 
 
 class SourceFile:
@@ -217,6 +218,13 @@ def _count_rest(matches: Iterator[re.Match[str]], seen: set[int], line_starts: l
             more.add_lines(len(found_lines), found_lines[0], states)
 
 
+def _note(source: SourceFile, rule: Rule, start: int, state: PortStatus) -> str | None:
+    """For x86 code judged by its #if conditions, the sentence that says which way aarch64 goes."""
+    if state is PortStatus.UNPORTED or rule.context != "c-preprocessor" or source.has_counterpart:
+        return None
+    return source.conditionals.note(source.lines.line_of(start))
+
+
 def _file_context_state(source: SourceFile, rule: Rule) -> PortStatus | None:
     """The port state of every match of the rule in this file, or None when it is decided line by line."""
     if rule.context != "c-preprocessor":
@@ -289,7 +297,8 @@ def analyze_text(source: SourceFile, rules: tuple[Rule, ...], cap: int | None = 
         if rule.check == "regex":  # the common case, and the one that can match millions of times
             more = _Unlisted(rule, cap) if cap is not None else None
             for start, end, state in _regex_matches(source, rule, cap, more):
-                findings.append(to_finding(rule, source.hit_at(start, end, state), source.display))
+                note = _note(source, rule, start, state)
+                findings.append(to_finding(rule, source.hit_at(start, end, state, note=note), source.display))
             if more is not None and more.count:
                 unlisted[rule.id] = more
             continue
@@ -387,6 +396,8 @@ def _judge(rule: Rule, state: PortStatus) -> tuple[Severity, Confidence, str, st
 def to_finding(rule: Rule, hit: Hit, path: str) -> Finding:
     severity, confidence, message, advice = _judge(rule, hit.state)
     message = message.replace("{match}", hit.match).replace("{detail}", hit.detail or "")
+    if hit.note:
+        message = f"{message} {hit.note}"
     return Finding(
         rule_id=rule.id,
         title=rule.title,
