@@ -211,3 +211,16 @@ def test_findings_say_which_way_aarch64_goes(tmp_path: Path) -> None:
                                 "(#elif defined(__GNUC__)).")
     assert messages[7].endswith("depends on the build: the #if HAVE_SSE2 on line 6 names a macro neither the "
                                 "compiler nor the project's headers define.")
+
+
+@pytest.mark.parametrize(("language", "expression", "expected"), [
+    ("c", "defined(__cplusplus)", 0),
+    ("c++", "__cplusplus >= 201103L", 1),
+    (None, "defined(__cplusplus)", None),  # a header: either
+    ("c", "defined(_GNU_SOURCE)", None),  # the build sets these, not the compiler
+    ("c", "_FILE_OFFSET_BITS == 64", None),
+    ("c", "defined(__GLIBC__)", None),
+    ("c", "defined(_MSC_VER) || defined(_WIN32)", 0),
+])
+def test_language_and_names_the_build_sets(language: str | None, expression: str, expected: int | None) -> None:
+    assert Evaluator(lambda name: _ABSENT, language).value(expression) == expected

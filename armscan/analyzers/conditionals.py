@@ -90,7 +90,8 @@ class Chain:
 class Conditionals:
     """All preprocessor chains of one file, each branch evaluated for aarch64."""
 
-    def __init__(self, text: str, lines: LineIndex, headers: HeaderMacros | None = None, depth: int = 0) -> None:
+    def __init__(self, text: str, lines: LineIndex, headers: HeaderMacros | None = None, depth: int = 0,
+                 language: str | None = None) -> None:
         self.chains: list[Chain] = []
         self.branches: list[Branch] = []
         self.unbalanced = False
@@ -98,7 +99,8 @@ class Conditionals:
         self._headers = headers
         self._depth = depth
         self._pending: list[tuple[str, bool | None]] = []  # includes not read yet, and whether aarch64 reads them
-        self._evaluator = Evaluator(self._lookup)
+        # C or C++ when the file name says (a header can be either: __cplusplus stays unknown there)
+        self._evaluator = Evaluator(self._lookup, language)
         self._change_lines: list[int] | None = None
         self._change_owners: list[Branch | None] = []
         self._index: dict[int, int] = {}

@@ -43,6 +43,8 @@ _TOKEN = re.compile(
     r"|('(?:\\[^\n]|[^'\\\n]){1,8}+')|(&&|\|\||==|!=|<=|>=|<<|>>|[-+*/%<>!~&|^?:(),]))"
 )
 _RESERVED = re.compile(r"__|_[A-Z]")
+_SET_BY_BUILD = re.compile(r"\w*_SOURCE$|_FILE_OFFSET_BITS$|_TIME_BITS$|__USE_|__GLIBC|_REENTRANT$|_THREAD_SAFE$"
+                           r"|_DEBUG$|__STDC_WANT_|__STDC_\w+_MACROS$|__cplusplus$|_BITS_|_LIBC|__UCLIBC|__MUSL")
 _PRECEDENCE = {
     "||": 1, "&&": 2, "|": 3, "^": 4, "&": 5, "==": 6, "!=": 6, "<": 7, ">": 7, "<=": 7, ">=": 7,
     "<<": 8, ">>": 8, "+": 9, "-": 9, "*": 10, "/": 10, "%": 10,
@@ -64,14 +66,21 @@ def predefined(language: str = "c") -> Mapping[str, str]:
 
 
 def is_reserved(name: str) -> bool:
-    return _RESERVED.match(name) is not None
+    """A name only the compiler defines: not defined when aarch64 does not predefine it. Those the C library or
+    the build sets (`_GNU_SOURCE`, `_FILE_OFFSET_BITS`, `__USE_*`, `__GLIBC__`) are not among them."""
+    return _RESERVED.match(name) is not None and _SET_BY_BUILD.match(name) is None
 
 
 class Evaluator:
     """Evaluates one condition with a lookup of the project's macros (that falls back on the predefined ones)."""
 
-    def __init__(self, lookup: Callable[[str], object]) -> None:
+    def __init__(self, lookup: Callable[[str], object], language: str | None = "c") -> None:
+        """`language`: "c", "c++", or None for a header that either may include (its __cplusplus is unknown)."""
         self._lookup = lookup
+        self._predefined = dict(predefined(language or "c"))
+        if language == "c":
+            self._predefined.pop("__cplusplus", None)
+        self._language = language
         self._budget = 0
         self._work = _MAX_WORK
 
@@ -98,18 +107,18 @@ class Evaluator:
             return None
         if found is not _ABSENT:
             return found is not UNDEFINED
-        if name in predefined():
+        if name in self._predefined:
             return True
-        return False if is_reserved(name) else None
+        return False if is_reserved(name) or (name == "__cplusplus" and self._language == "c") else None
 
     def macro_value(self, name: str, depth: int) -> Value:
         found = self._lookup(name)
         if isinstance(found, (Maybe, Function)):
             return None
         if found is _ABSENT:
-            body = predefined().get(name)
+            body = self._predefined.get(name)
             if body is None:
-                return 0 if is_reserved(name) else None
+                return 0 if is_reserved(name) or (name == "__cplusplus" and self._language == "c") else None
         elif found is UNDEFINED:
             return 0
         else:

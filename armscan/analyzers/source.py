@@ -23,6 +23,7 @@ _C_COMMENTS = re.compile(r"//[^\n]*|/\*(?:.*?\*/|.*)|\"(?:\\.|[^\"\\\n])*\"?|'(?
 _HASH_COMMENT = re.compile(r"^\s*#")
 # Where a match is not code: comments and string literals of source, comments of build scripts
 # (whose flags sit in strings), whole-line # comments of make-like files.
+_CXX_SUFFIXES = (".cc", ".cpp", ".cxx", ".c++", ".mm", ".cu")
 _CODE = frozenset({"c", "go", "rust"})
 _C_COMMENTS_ONLY = frozenset({"cargo-build"})
 _HASH_STYLE = frozenset({"make", "cmake", "setup-py", "meson", "autotools", "bazel", "dockerfile"})
@@ -61,7 +62,9 @@ class SourceFile:
 
     @cached_property
     def conditionals(self) -> Conditionals:
-        return Conditionals(self.text, self.lines, Headers(self.path, self.root) if self.root else None)
+        language = "c++" if self.name.endswith(_CXX_SUFFIXES) else "c" if self.name.endswith((".c", ".m")) else None
+        return Conditionals(self.text, self.lines, Headers(self.path, self.root) if self.root else None,
+                            language=language)
 
     @cached_property
     def has_inline_marks(self) -> bool:
