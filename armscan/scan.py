@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from armscan import __version__
+from armscan.analyzers import includegraph
 from armscan.analyzers.buildfiles import apply_x86_only_sources
 from armscan.analyzers.counterparts import forget_listings
 from armscan.analyzers.files import Collector, analyze_file
@@ -79,6 +80,8 @@ class _FileResult:
     skipped: tuple[Skipped, ...]
     source_scanned: bool
     bytes_read: int
+    display: str = ""
+    includes: tuple[tuple[str, int], ...] = ()  # a C-family file's `#include "name"` and their lines
 
 
 _WORKER_RULES: RuleSet | None = None
@@ -106,7 +109,7 @@ def _analyze_one(entry: FileEntry, ruleset: RuleSet, limits: Limits) -> _FileRes
         out = Collector()
         out.skip(entry.display, SkipReason.ANALYSIS_FAILED, f"analysis failed: {type(e).__name__}: {e}")
     return _FileResult(tuple(out.artifacts), tuple(out.findings), tuple(out.skipped), out.source_scanned,
-                       out.bytes_read)
+                       out.bytes_read, entry.display, out.includes)
 
 
 def _analyze_batch(batch: list[FileEntry]) -> list[_FileResult]:
@@ -151,6 +154,7 @@ class _Merge:
         self.bytes_read = 0
         self.packages: list[PackageRecord] = []
         self.targets: set[str] = set()
+        self.includes: dict[str, tuple[tuple[str, int], ...]] = {}  # by display
 
     def add(self, result: _FileResult) -> None:
         self.artifacts.extend(result.artifacts)
@@ -159,6 +163,8 @@ class _Merge:
         self.files_analyzed += 1
         self.source_files += int(result.source_scanned)
         self.bytes_read += result.bytes_read
+        if result.includes:
+            self.includes[result.display] = result.includes
 
 
 def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: ScanOptions,
@@ -211,6 +217,7 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         if options.targets is not None:
             merge.findings.extend(check_targets(merge.artifacts, ruleset, options.targets))
             merge.targets.update(options.targets.describe())
+        merge.findings = includegraph.rejudge(entries, merge.findings, ruleset, merge.includes)
         merge.findings = apply_inline(merge.findings, {e.display: (e.path, e.root) for e in entries})
         if options.scopes:
             # one pass over the merged findings: they come from many analyzers, the scope from the path alone

@@ -1,7 +1,9 @@
 """Every rule file runs over the examples beside it; inline marks say what must and must not match.
 
 `ruleid: ID` marks a line that must be reported (not as ported), `ported: ID` one that must be reported as
-already ported, and `ok: ID` one that must not be reported. A finding on an unmarked line fails too.
+already ported, and `ok: ID` one that must not be reported. Where the port state matters, `unported: ID` says the
+line must be reported as code aarch64 compiles as it is, and `fallback: ID` as an x86 path aarch64 does not take.
+A finding on an unmarked line fails too.
 Binary examples (and JSON ones, which allow no comments, with a `line`) carry their expectations in
 expect.yaml; so do image examples, which are tags of the fixture
 image layout scanned with their base images in a real local registry.
@@ -23,7 +25,7 @@ from armscan.targets import resolve as resolve_targets
 from tests.conftest import scan
 from tests.pyindex import IndexServer
 
-MARK = re.compile(r"(?://|#|;|/\*|<!--)\s*(ruleid|ok|ported):\s*([A-Z0-9-]+(?:\s*,\s*[A-Z0-9-]+)*)")
+MARK = re.compile(r"(?://|#|;|/\*|<!--)\s*(ruleid|ok|ported|unported|fallback):\s*([A-Z0-9-]+(?:\s*,\s*[A-Z0-9-]+)*)")
 RULE_FILES = sorted(p for p in rules_dir().rglob("*.yaml") if p.parent != rules_dir() and ".examples" not in str(p)
                     and p.parent.name not in ("knowledge", "targets"))
 
@@ -103,7 +105,7 @@ def test_rule_examples(rule_file: Path, ruleset: RuleSet, tmp_path: Path) -> Non
     rule_ids = {r.id for r in rules.rules}
     for rule_id in rule_ids:
         kinds = {kind for (rid, _, _), kind in expected.items() if rid == rule_id}
-        assert kinds & {"ruleid", "ported"}, f"{rule_id} has no positive example"
+        assert kinds & {"ruleid", "ported", "unported", "fallback"}, f"{rule_id} has no positive example"
         assert "ok" in kinds, f"{rule_id} has no negative example"
     assert {rid for rid, _, _ in expected} <= rule_ids, "a mark names a rule that is not in this file"
 
@@ -125,8 +127,10 @@ def test_rule_examples(rule_file: Path, ruleset: RuleSet, tmp_path: Path) -> Non
         result = scan(examples, rules, display="", use_ignore_files=False, targets=targets)
     assert not result.skipped, result.skipped
     found: dict[tuple[str, str, int], list[bool]] = defaultdict(list)
+    states: dict[tuple[str, str, int], list[str]] = defaultdict(list)
     for finding in result.findings:
         found[(finding.rule_id, finding.location.path, finding.location.line or 0)].append(finding.ported)
+        states[(finding.rule_id, finding.location.path, finding.location.line or 0)].append(finding.status.value)
 
     problems = []
     for key, kind in sorted(expected.items()):
@@ -137,7 +141,9 @@ def test_rule_examples(rule_file: Path, ruleset: RuleSet, tmp_path: Path) -> Non
             problems.append(f"{key}: must match (not as ported), found {ported_flags}")
         elif kind == "ported" and True not in ported_flags:
             problems.append(f"{key}: must match as ported, found {ported_flags}")
+        elif kind in ("unported", "fallback") and kind not in states.get(key, []):
+            problems.append(f"{key}: must match as {kind}, found {states.get(key, [])}")
     for key in sorted(found):
-        if expected.get(key) not in ("ruleid", "ported"):
+        if expected.get(key) not in ("ruleid", "ported", "unported", "fallback"):
             problems.append(f"{key}: matched an unmarked line")
     assert not problems, "\n".join(problems)

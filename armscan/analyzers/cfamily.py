@@ -85,7 +85,11 @@ def inline_asm(source: SourceFile, rule: Rule) -> Iterator[Hit]:
             continue
         seen.add(line)
         state = PortStatus.PORTED if source.has_counterpart else source.conditionals.state_of(line)
-        yield source.hit_at(start, match.end(), state, detail=found.group().strip())
+        if state is None:
+            continue  # another architecture's code, which aarch64 does not compile
+        note = source.conditionals.note(line) if state is not PortStatus.UNPORTED and not source.has_counterpart \
+            else None
+        yield source.hit_at(start, match.end(), state, detail=found.group().strip(), note=note)
 
 
 def _chain_hit(source: SourceFile, line: int, variant: str, detail: str) -> Hit:
@@ -111,22 +115,33 @@ def _off_x86(branch: Branch) -> bool:
 
 
 def arch_chains(source: SourceFile, rule: Rule) -> Iterator[Hit]:
-    """One hit per #if chain that tests x86 macros and has no ARM branch."""
+    """One hit per #if chain that tests x86 macros and has no ARM branch, judged by the branch aarch64 takes."""
     if not X86_MACROS.search(source.text):
         return
     conditionals = source.conditionals
     for chain in conditionals.chains:
         if not chain.mentions_x86 or chain.mentions_arm:
             continue
+        if chain.parent is not None and chain.parent.compiled is False:
+            continue  # aarch64 never reads this chain
         detail = _x86_conditions(chain)
+        taken = next((b for b in chain.branches if b.taken), None)
+        if taken is not None and taken.has_error and taken.error_line is not None:
+            yield _chain_hit(source, taken.error_line, "error", f"{detail}; aarch64 reaches the #error")
+            continue
         error_branch = next((b for b in chain.branches if (b.kind == "else" or _off_x86(b)) and b.has_error), None)
-        if error_branch is not None and error_branch.error_line is not None:
+        if taken is None and error_branch is not None and error_branch.error_line is not None:
             yield _chain_hit(source, error_branch.error_line, "error", detail)
             continue
         if conditionals.has_arm_path or source.has_counterpart:
             continue
+        if taken is not None and taken.kind != "else":
+            yield _chain_hit(source, chain.start_line, "fallback",
+                             f"{detail}; aarch64 takes line {taken.line}: #{taken.kind} {taken.condition}")
+            continue
         if chain.has_else:
             variant = "fallback"
+            detail += "; aarch64 takes the #else" if taken is not None else ""
         elif ARCH_MACROS.search(" ".join(b.condition for b in chain.branches)):
             variant = "no-arm-branch"
         else:

@@ -6,6 +6,7 @@ import fnmatch
 import io
 import json
 import os
+import re
 from pathlib import Path
 from typing import BinaryIO
 
@@ -13,6 +14,7 @@ import yaml
 
 from armscan.analyzers import binaries, java, nodelock, nodenative
 from armscan.analyzers.counterparts import Siblings
+from armscan.analyzers.includes import quoted_includes
 from armscan.analyzers.nodelockfile import LOCK_NAMES, LockError, read_lock
 from armscan.analyzers.source import SourceFile, analyze_text
 from armscan.binary.headers import EMPTY_ZIP_MAGIC, HEAD_SIZE, ZIP_MAGIC, HeaderError, classify
@@ -34,6 +36,7 @@ class Collector:
         self.source_scanned = False
         self.bytes_read = 0
         self.nesting = Nesting()  # what the archives inside the current top-level file have cost
+        self.includes: tuple[tuple[str, int], ...] = ()  # a C-family file's `#include "name"` and their lines
 
     def skip(self, path: str, reason: SkipReason, detail: str) -> None:
         self.skipped.append(Skipped(path=path, reason=reason, detail=detail))
@@ -115,11 +118,14 @@ def analyze_stream(
     rest = fh.read(limits.max_text_size - len(head) + 1)
     out.bytes_read += len(rest)
     text = decode_text(head + rest)
-    source = SourceFile(fs_path or display, display, name, text, Siblings(fs_path or ""))
+    source = SourceFile(fs_path or display, display, name, text, Siblings(fs_path or ""), root=fs_root)
     out.findings.extend(analyze_text(source, rules, limits.max_findings_per_rule))
     out.source_scanned = True
+    if fs_path and depth == 0 and _QUOTED_INCLUDE_HINT.search(text) and any("c" in r.languages for r in rules):
+        out.includes = quoted_includes(text)
 
 
+_QUOTED_INCLUDE_HINT = re.compile(r'include[ \t]*"')
 _BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xef\xbb\xbf", "utf-8-sig"),
          (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 

@@ -12,6 +12,7 @@ from functools import cached_property
 from armscan.analyzers import buildfiles
 from armscan.analyzers.conditionals import Conditionals
 from armscan.analyzers.counterparts import Siblings, has_arm_counterpart
+from armscan.analyzers.includes import Headers
 from armscan.analyzers.text import LineIndex, snippet
 from armscan.model import Confidence, Finding, Location, PortStatus, Severity
 from armscan.rules_engine.loader import Rule
@@ -23,6 +24,7 @@ _C_COMMENTS = re.compile(r"//[^\n]*|/\*(?:.*?\*/|.*)|\"(?:\\.|[^\"\\\n])*\"?|'(?
 _HASH_COMMENT = re.compile(r"^\s*#")
 # Where a match is not code: comments and string literals of source, comments of build scripts
 # (whose flags sit in strings), whole-line # comments of make-like files.
+_CXX_SUFFIXES = (".cc", ".cpp", ".cxx", ".c++", ".mm", ".cu")
 _CODE = frozenset({"c", "go", "rust"})
 _C_COMMENTS_ONLY = frozenset({"cargo-build"})
 _HASH_STYLE = frozenset({"make", "cmake", "setup-py", "meson", "autotools", "bazel", "dockerfile"})
@@ -40,13 +42,16 @@ class Hit:
     state: PortStatus = PortStatus.UNPORTED
     variant: str | None = None
     detail: str | None = None
+    note: str | None = None  # a sentence added to the message (which branch aarch64 takes)
 
 
 class SourceFile:
     """One text file under analysis, with lazily computed structure."""
 
-    def __init__(self, path: str, display: str, name: str, text: str, siblings: Siblings) -> None:
+    def __init__(self, path: str, display: str, name: str, text: str, siblings: Siblings,
+                 root: str | None = None) -> None:
         self.path = path
+        self.root = root  # the scanned tree, whose headers an #include may name; None: includes not followed
         self.display = display
         self.name = name
         self.text = text
@@ -58,7 +63,9 @@ class SourceFile:
 
     @cached_property
     def conditionals(self) -> Conditionals:
-        return Conditionals(self.text, self.lines)
+        language = "c++" if self.name.endswith(_CXX_SUFFIXES) else "c" if self.name.endswith((".c", ".m")) else None
+        return Conditionals(self.text, self.lines, Headers(self.path, self.root) if self.root else None,
+                            language=language)
 
     @cached_property
     def has_inline_marks(self) -> bool:
@@ -135,7 +142,7 @@ def _regex_matches(source: SourceFile, rule: Rule, cap: int | None = None, more:
     line_starts = source.lines.starts
     spans = source._c_spans[1] if language in _CODE else source._c_spans[0] if language in _C_COMMENTS_ONLY else None
     span_starts, span_ends = (spans.starts, spans.ends) if spans is not None else ([], [])
-    state_of: Callable[[int], PortStatus] | None = None  # per line, where #if blocks can make lines differ
+    state_of: Callable[[int], PortStatus | None] | None = None  # per line, where #if blocks make lines differ
     judged = file_state is not None
     unless_line = rule.unless_line
     # Past the cap, a rule whose matches need no line-by-line look (no # comments, unless-line or inline marks)
@@ -164,7 +171,10 @@ def _regex_matches(source: SourceFile, rule: Rule, cap: int | None = None, more:
                 judged = True
                 file_state = _file_context_state(source, rule, language)
                 state_of = _line_states(source, language) if file_state is None else None
-            state = state_of(line) if state_of is not None else file_state or PortStatus.UNPORTED
+            line_state = state_of(line) if state_of is not None else file_state or PortStatus.UNPORTED
+            if line_state is None:
+                continue  # another architecture's code, which aarch64 does not compile
+            state = line_state
             if more is None or cap is None or listed < cap:
                 listed += 1
                 yield start, match.end(1) if match.lastindex else match.end(), state
@@ -178,7 +188,7 @@ def _regex_matches(source: SourceFile, rule: Rule, cap: int | None = None, more:
 
 
 def _count_rest(matches: Iterator[re.Match[str]], seen: set[int], line_starts: list[int],
-                spans: tuple[list[int], list[int]], state: Callable[[int], PortStatus] | PortStatus,
+                spans: tuple[list[int], list[int]], state: Callable[[int], PortStatus | None] | PortStatus,
                 more: _Unlisted) -> None:
     """Count the lines the remaining matches are on (once a line, none in `seen`, none inside a span), in
     chunks of arrays: the same count as one match at a time, at a fraction of the cost."""
@@ -202,8 +212,21 @@ def _count_rest(matches: Iterator[re.Match[str]], seen: set[int], line_starts: l
         lines = lines[~np.isin(lines, np.fromiter(seen, dtype=np.int64, count=len(seen)))]
     if len(lines):
         found_lines = lines.tolist()
-        states = {state} if isinstance(state, PortStatus) else {state(line) for line in found_lines}
-        more.add_lines(len(found_lines), found_lines[0], states)
+        if not isinstance(state, PortStatus):
+            judged = [(line, state(line)) for line in found_lines]
+            found_lines = [line for line, s in judged if s is not None]
+            states = {s for _, s in judged if s is not None}
+        else:
+            states = {state}
+        if found_lines:
+            more.add_lines(len(found_lines), found_lines[0], states)
+
+
+def _note(source: SourceFile, rule: Rule, start: int, state: PortStatus) -> str | None:
+    """For x86 code judged by its #if conditions, the sentence that says which way aarch64 goes."""
+    if state is PortStatus.UNPORTED or rule.context != "c-preprocessor" or source.has_counterpart:
+        return None
+    return source.conditionals.note(source.lines.line_of(start))
 
 
 def _file_context_state(source: SourceFile, rule: Rule, language: str | None = None) -> PortStatus | None:
@@ -217,7 +240,7 @@ def _file_context_state(source: SourceFile, rule: Rule, language: str | None = N
     return None if source.conditionals.branches else PortStatus.UNPORTED
 
 
-def _line_states(source: SourceFile, language: str | None) -> Callable[[int], PortStatus]:
+def _line_states(source: SourceFile, language: str | None) -> Callable[[int], PortStatus | None]:
     blocks = buildfiles.blocks_of(source, language)
     return blocks.state_of if blocks is not None else source.conditionals.state_of
 
@@ -286,7 +309,8 @@ def analyze_text(source: SourceFile, rules: tuple[Rule, ...], cap: int | None = 
         if rule.check == "regex":  # the common case, and the one that can match millions of times
             more = _Unlisted(rule, cap) if cap is not None else None
             for start, end, state in _regex_matches(source, rule, cap, more):
-                findings.append(to_finding(rule, source.hit_at(start, end, state), source.display))
+                note = _note(source, rule, start, state)
+                findings.append(to_finding(rule, source.hit_at(start, end, state, note=note), source.display))
             if more is not None and more.count:
                 unlisted[rule.id] = more
             continue
@@ -385,6 +409,8 @@ def _judge(rule: Rule, state: PortStatus) -> tuple[Severity, Confidence, str, st
 def to_finding(rule: Rule, hit: Hit, path: str) -> Finding:
     severity, confidence, message, advice = _judge(rule, hit.state)
     message = message.replace("{match}", hit.match).replace("{detail}", hit.detail or "")
+    if hit.note:
+        message = f"{message} {hit.note}"
     return Finding(
         rule_id=rule.id,
         title=rule.title,
