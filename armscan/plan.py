@@ -240,7 +240,10 @@ def _product_verdict(result: ScanResult, items: list[WorkItem]) -> tuple[str, st
     if blocking:
         names = ", ".join(i.subject for i in blocking[:5])
         return "blocked", f"nothing installable on aarch64 for {names}: each needs a replacement before the move"
-    work = [i for i in items if i.kind is not WorkKind.VERIFY and i.severity.at_least(Severity.LOW)]
+    # Low items are x86 fast paths that aarch64 builds skip for a generic branch: worth porting for speed, but
+    # nothing stops the move, so they leave the verdict "ready"
+    work = [i for i in items if i.kind is not WorkKind.VERIFY and i.severity.at_least(Severity.MEDIUM)]
+    optional = [i for i in items if i.kind is not WorkKind.VERIFY and i.severity is Severity.LOW]
     unknown = sum(1 for s in result.skipped if s.scope == PRODUCT)
     unjudged = sorted({f.location.match or f.location.path for f in result.findings
                        if f.rule_id in _UNJUDGED_RULES and f.suppressed is None and f.scope == PRODUCT})
@@ -256,4 +259,7 @@ def _product_verdict(result: ScanResult, items: list[WorkItem]) -> tuple[str, st
         if not result.complete:
             parts.append("an incomplete scan")
         return "ready-after-work", "; ".join(parts)
+    if optional:
+        return "ready", (f"nothing stops the move; {len(optional)} optional item{'s' if len(optional) != 1 else ''}:"
+                         " x86 fast paths the aarch64 build skips for a generic one (port them for speed)")
     return "ready", "nothing to change; verify the ported paths on the target" if items else "nothing to change"
