@@ -38,12 +38,7 @@ def scan_zip(fh: BinaryIO, display: str, ruleset: RuleSet, limits: Limits, out: 
              size: int | None = None) -> None:
     """Analyze the members of a zip. The limits on bytes and binaries hold across the whole nesting of one
     top-level file (depth 0), not per archive: 42.zip-style nesting multiplies per-archive limits."""
-    if depth == 0:
-        out.nesting = Nesting()
-    if out.nesting.spent:
-        return
-    if depth >= limits.max_archive_depth:
-        too_deep(display, limits, out)
+    if not enter(display, limits, out, depth):
         return
     if size is None:
         size = fh.seek(0, io.SEEK_END)
@@ -80,18 +75,7 @@ def scan_zip(fh: BinaryIO, display: str, ruleset: RuleSet, limits: Limits, out: 
                 out.skip(member, SkipReason.ZIP_BOMB,
                          f"compression ratio {ratio:.0f}:1 is over the limit of {limits.max_compression_ratio}:1")
                 continue
-            out.nesting.unpacked += info.file_size
-            out.nesting.members += 1
-            over = (f"more than {limits.max_archive_total} bytes uncompressed"
-                    if out.nesting.unpacked > limits.max_archive_total else
-                    f"more than {limits.max_archive_members} members"
-                    if out.nesting.members > limits.max_archive_members else None)
-            if over:
-                out.nesting.spent = True
-                top = display.split("!", 1)[0]
-                out.skip(top, SkipReason.ARCHIVE_LIMIT,
-                         f"{over} in it and the archives inside it; {member.removeprefix(top + '!')} and what "
-                         "follows it were not checked")
+            if not charge(member, display, info.file_size, limits, out):
                 return
             nested = info.filename.lower().endswith(ARCHIVE_SUFFIXES + TAR_SUFFIXES)
             if depth + 1 >= limits.max_archive_depth and nested:
@@ -141,6 +125,35 @@ class Nesting:
     inspected: int = 0  # binaries read whole and parsed (the rest are classified from their headers)
     spent: bool = False  # the byte limit was reached: nothing more is opened
     seen: dict[bytes, Artifact] = field(default_factory=dict)  # binaries parsed, by SHA-256 of their content
+
+
+def enter(display: str, limits: Limits, out: Collector, depth: int) -> bool:
+    """Start on an archive at this depth of a top-level file; False when the nesting's bounds leave it unread."""
+    if depth == 0:
+        out.nesting = Nesting()
+    if out.nesting.spent:
+        return False
+    if depth >= limits.max_archive_depth:
+        too_deep(display, limits, out)
+        return False
+    return True
+
+
+def charge(member: str, display: str, size: int, limits: Limits, out: Collector) -> bool:
+    """Count a member against the bounds of the whole nesting; False, said once, when they are exceeded."""
+    out.nesting.unpacked += size
+    out.nesting.members += 1
+    over = (f"more than {limits.max_archive_total} bytes uncompressed"
+            if out.nesting.unpacked > limits.max_archive_total else
+            f"more than {limits.max_archive_members} members"
+            if out.nesting.members > limits.max_archive_members else None)
+    if over is None:
+        return True
+    out.nesting.spent = True
+    top = display.split("!", 1)[0]
+    out.skip(top, SkipReason.ARCHIVE_LIMIT, f"{over} in it and the archives inside it; "
+             f"{member.removeprefix(top + '!')} and what follows it were not checked")
+    return False
 
 
 def too_deep(display: str, limits: Limits, out: Collector) -> None:

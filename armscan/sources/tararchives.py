@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 from armscan.binary.headers import HEAD_SIZE
 from armscan.limits import ARCHIVE_SUFFIXES, TAR_SUFFIXES, Limits, MiB
 from armscan.model import SkipReason
-from armscan.sources.archives import Nesting, again, header_only, is_binary, sha256_of, too_deep
+from armscan.sources.archives import again, charge, enter, header_only, is_binary, sha256_of, too_deep
 from armscan.sources.tarstream import Member, TarError, TarStream
 
 if TYPE_CHECKING:
@@ -50,12 +50,7 @@ def _decompressed(fh: BinaryIO, name: str) -> BinaryIO | str:
 
 def scan_tar(fh: BinaryIO, display: str, name: str, ruleset: RuleSet, limits: Limits, out: Collector, *,
              depth: int, size: int) -> None:
-    if depth == 0:
-        out.nesting = Nesting()
-    if out.nesting.spent:
-        return
-    if depth >= limits.max_archive_depth:
-        too_deep(display, limits, out)
+    if not enter(display, limits, out, depth):
         return
     stream = _decompressed(fh, name)
     if isinstance(stream, str):
@@ -86,17 +81,7 @@ def _member(archive: TarStream, info: Member, display: str, budget: int, ruleset
         return False
     if not info.regular:
         return True  # folders and links: nothing of their own, and a link is never followed
-    out.nesting.members += 1
-    out.nesting.unpacked += info.size
-    over = (f"more than {limits.max_archive_total} bytes uncompressed"
-            if out.nesting.unpacked > limits.max_archive_total else
-            f"more than {limits.max_archive_members} members"
-            if out.nesting.members > limits.max_archive_members else None)
-    if over:
-        out.nesting.spent = True
-        top = display.split("!", 1)[0]
-        out.skip(top, SkipReason.ARCHIVE_LIMIT, f"{over} in it and the archives inside it; "
-                 f"{member.removeprefix(top + '!')} and what follows it were not checked")
+    if not charge(member, display, info.size, limits, out):
         return False
     if info.size > limits.max_member_size:
         out.skip(member, SkipReason.TOO_LARGE,
