@@ -73,7 +73,7 @@ class TargetVerdict:
 
 @dataclass(frozen=True)
 class Plan:
-    verdict: str  # ready | ready-after-work | blocked
+    verdict: str  # ready | ready-after-work | unknown (nothing to do in what was checked, not all was) | blocked
     reason: str
     items: tuple[WorkItem, ...]
     totals: tuple[KindTotal, ...]
@@ -83,6 +83,7 @@ class Plan:
     other_items: tuple[WorkItem, ...] = ()
     other: tuple[ScopeTotal, ...] = ()
     other_days: float = 0.0
+    optional_days: float = 0.0  # the product's optional items (x86 fast paths aarch64 skips), not in `days`
 
 
 @lru_cache(maxsize=1)
@@ -207,8 +208,14 @@ def build_plan(result: ScanResult) -> Plan:
                   for scope, of in sorted(by_scope.items()))
     verdict, reason = _verdict(result, items, other)
     per_target = tuple(_target_verdict(result, target_id, name) for target_id, name in result.cpu_targets)
-    return Plan(verdict, reason, tuple(items), tuple(totals), round(sum(i.days for i in items), 2), per_target,
-                tuple(others), other, round(sum(i.days for i in others), 2))
+    optional = sum(i.days for i in items if _optional(i))
+    return Plan(verdict, reason, tuple(items), tuple(totals), round(sum(i.days for i in items) - optional, 2),
+                per_target, tuple(others), other, round(sum(i.days for i in others), 2), round(optional, 2))
+
+
+def _optional(item: WorkItem) -> bool:
+    """x86 fast paths that aarch64 builds skip for a generic branch: worth porting for speed, not needed."""
+    return item.kind is not WorkKind.VERIFY and item.severity is Severity.LOW
 
 
 def _target_verdict(result: ScanResult, target_id: str, name: str) -> TargetVerdict:
@@ -243,7 +250,7 @@ def _product_verdict(result: ScanResult, items: list[WorkItem]) -> tuple[str, st
     # Low items are x86 fast paths that aarch64 builds skip for a generic branch: worth porting for speed, but
     # nothing stops the move, so they leave the verdict "ready"
     work = [i for i in items if i.kind is not WorkKind.VERIFY and i.severity.at_least(Severity.MEDIUM)]
-    optional = [i for i in items if i.kind is not WorkKind.VERIFY and i.severity is Severity.LOW]
+    optional = [i for i in items if _optional(i)]
     unknown = sum(1 for s in result.skipped if s.scope == PRODUCT)
     unjudged = sorted({f.location.match or f.location.path for f in result.findings
                        if f.rule_id in _UNJUDGED_RULES and f.suppressed is None and f.scope == PRODUCT})
@@ -258,7 +265,7 @@ def _product_verdict(result: ScanResult, items: list[WorkItem]) -> tuple[str, st
                          f"to judge ({', '.join(unjudged[:5])}{', ...' if len(unjudged) > 5 else ''})")
         if not result.complete:
             parts.append("an incomplete scan")
-        return "ready-after-work", "; ".join(parts)
+        return "ready-after-work" if work else "unknown", "; ".join(parts)
     if optional:
         return "ready", (f"nothing stops the move; {len(optional)} optional item{'s' if len(optional) != 1 else ''}:"
                          " x86 fast paths the aarch64 build skips for a generic one (port them for speed)")

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from armscan import __version__
-from armscan.analyzers import includegraph
+from armscan.analyzers import configured, includegraph
 from armscan.analyzers.buildfiles import apply_x86_only_sources
 from armscan.analyzers.counterparts import forget_listings
 from armscan.analyzers.files import Collector, analyze_file
@@ -92,9 +92,10 @@ _WORKER_LIMITS: Limits | None = None
 STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 
 
-def _init_worker(ruleset: RuleSet, limits: Limits) -> None:
+def _init_worker(ruleset: RuleSet, limits: Limits, configured_off: dict[str, frozenset[str]]) -> None:
     global _WORKER_RULES, _WORKER_LIMITS
     _WORKER_RULES, _WORKER_LIMITS = ruleset, limits
+    configured.use(configured_off)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
@@ -192,12 +193,14 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
                 else:
                     merge.skipped.append(item)
         progress.started(len(entries))
+        configured_off = configured.learn(entries)
+        configured.use(configured_off)
         if jobs <= 1 or len(entries) < _IN_PROCESS_BELOW:
             for entry in entries:
                 merge.add(_analyze_one(entry, ruleset, options.limits))
                 progress.advanced(1)
         else:
-            complete = _run_pool(entries, ruleset, options, jobs, merge, progress, errors)
+            complete = _run_pool(entries, ruleset, options, jobs, merge, progress, errors, configured_off)
         merge.findings = apply_x86_only_sources(merge.findings, ruleset)
         complete = _python(entries, ruleset, options.python, merge, errors) and complete
         merge.findings.extend(classifier_jar_findings([e.display for e in entries], ruleset))
@@ -272,10 +275,10 @@ def _finding_order(f: Finding) -> tuple[str, int, int, str]:
 
 
 def _run_pool(entries: list[FileEntry], ruleset: RuleSet, options: ScanOptions, jobs: int, merge: _Merge,
-              progress: Progress, errors: list[str]) -> bool:
+              progress: Progress, errors: list[str], configured_off: dict[str, frozenset[str]]) -> bool:
     complete = True
     pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context(), initializer=_init_worker,
-                                  initargs=(ruleset, options.limits))
+                                  initargs=(ruleset, options.limits, configured_off))
     try:
         # the workers start blocking the stop signals, until their initializer has set how they take them
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)

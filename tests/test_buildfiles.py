@@ -262,3 +262,70 @@ def test_a_tar_header_with_a_wrong_checksum_is_malformed(tmp_path: Path) -> None
 def test_a_continued_line_past_the_bound_ends_where_its_lines_end() -> None:
     text = "SRCS = \\\n" + "  a.c \\\n" * 20_000 + "  b.c\nifeq ($(shell uname -m),x86_64)\nA += -mavx2\nendif\n"
     assert _off(text, "Makefile") == [20_004]
+
+
+PREFETCH_HEADER = ("#if HAVE_MM_PREFETCH\n#include <xmmintrin.h>\n#endif\n"
+                   "static inline void prefetch(const char *p) {\n#if HAVE_MM_PREFETCH\n"
+                   "  _mm_prefetch(p, _MM_HINT_NTA);\n#elif defined(__GNUC__)\n  __builtin_prefetch(p, 0, 0);\n"
+                   "#endif\n}\n")
+
+
+def _severe(result: object) -> list[tuple[str, str, int | None]]:
+    return sorted((f.rule_id, f.location.path, f.location.line) for f in result.findings  # type: ignore[attr-defined]
+                  if f.severity.at_least(Severity.MEDIUM))
+
+
+def test_a_macro_only_an_x86_cmake_probe_defines_is_off_on_aarch64(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "CMakeLists.txt": 'include(CheckCXXSourceCompiles)\ncheck_cxx_source_compiles("\n#include <xmmintrin.h>\n'
+                          'int main() { char d = 0; _mm_prefetch(&d, _MM_HINT_NTA); return 0; }\n" HAVE_MM_PREFETCH)\n'
+                          "configure_file(config.h.in config.h)\nadd_library(x prefetch.cc)\n",
+        "config.h.in": "#cmakedefine01 HAVE_MM_PREFETCH\n",
+        "prefetch.h": PREFETCH_HEADER,
+        "prefetch.cc": '#include "prefetch.h"\nvoid touch(const char *p) { prefetch(p); }\n',
+    })
+    result = scan(tmp_path, display="")
+    assert _severe(result) == []
+    assert {(f.rule_id, f.location.line, f.severity) for f in result.findings if f.location.path == "prefetch.h"} == {
+        ("ARM-C-INTRIN-HEADER", 2, Severity.LOW), ("ARM-C-INTRIN-CALL", 6, Severity.LOW)}
+    plan = build_plan(result)  # the x86 fast path is optional work, counted apart from the estimate
+    assert (plan.verdict, plan.days, plan.optional_days > 0) == ("ready", 0, True)
+
+
+def test_the_same_macro_from_a_probe_of_portable_code_is_not_known(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "CMakeLists.txt": 'check_cxx_source_compiles("int main() { return 0; }" HAVE_MM_PREFETCH)\n',
+        "prefetch.h": PREFETCH_HEADER,
+    })
+    assert _severe(scan(tmp_path, display="")) == [("ARM-C-INTRIN-CALL", "prefetch.h", 6),
+                                                   ("ARM-C-INTRIN-HEADER", "prefetch.h", 2)]
+
+
+def test_a_macro_only_an_x86_autoconf_probe_defines_is_off_on_aarch64(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "configure.ac": "AC_INIT([x], [1])\nAC_MSG_CHECKING(for RDRAND)\nAC_LINK_IFELSE([AC_LANG_PROGRAM([[\n"
+                        "#include <immintrin.h>\n]], [[ unsigned long long x; _rdrand64_step(&x); ]])],\n"
+                        "  [AC_MSG_RESULT(yes)\n   AC_DEFINE([HAVE_RDRAND], [1], [rdrand is available])],\n"
+                        "  [AC_MSG_RESULT(no)])\nAC_CHECK_HEADERS([sys/random.h wmmintrin.h])\nAC_OUTPUT\n",
+        "random.c": "#ifdef HAVE_RDRAND\n#include <immintrin.h>\n#endif\n#ifdef HAVE_WMMINTRIN_H\n"
+                    "#include <wmmintrin.h>\n#endif\nunsigned r(void) {\n#ifdef HAVE_RDRAND\n"
+                    "  unsigned x; _rdrand32_step(&x); return x;\n#else\n  return 4;\n#endif\n}\n",
+    })
+    result = scan(tmp_path, display="")
+    assert _severe(result) == []
+    assert sorted((f.rule_id, f.location.line) for f in result.findings if f.location.path == "random.c") == [
+        ("ARM-C-INTRIN-CALL", 9), ("ARM-C-INTRIN-HEADER", 2), ("ARM-C-INTRIN-HEADER", 5)]
+
+
+def test_assembly_under_or_included_under_an_x86_switch_is_left_out(tmp_path: Path) -> None:
+    body = ".text\n.globl f\nf:\n  movq %rdi, %rax\n  addq %rsi, %rax\n  ret\n"
+    _write(tmp_path, {
+        "salsa_amd64.S": f"#ifdef HAVE_AMD64_ASM\n{body}#endif\n",
+        "sandy/all.S": '#ifdef HAVE_AVX_ASM\n#define IN_SANDY\n#include "mul.S"\n#endif\n',
+        "sandy/mul.S": f"#ifdef IN_SANDY\n{body}#endif\n",
+        "plain.S": body,
+    })
+    result = scan(tmp_path, display="")
+    assert _severe(result) == [("ARM-ASM-X86-FILE", "plain.S", 4)]
+    guarded = {(f.location.path, f.severity) for f in result.findings if f.rule_id == "ARM-ASM-X86-FILE"}
+    assert guarded == {("plain.S", Severity.BLOCKER), ("salsa_amd64.S", Severity.LOW), ("sandy/mul.S", Severity.LOW)}

@@ -280,7 +280,7 @@ def test_missing_and_unmatched_packages_are_not_ready(index: IndexServer, tmp_pa
     assert statuses(result) == {"nope-private": "missing", "purepkg": "no-match"} and result.complete
     assert sorted(f.rule_id for f in result.findings) == ["ARM-PY-NO-MATCHING-RELEASE", "ARM-PY-NOT-ON-INDEX"]
     plan = build_plan(result)
-    assert plan.verdict == "ready-after-work"
+    assert plan.verdict == "unknown"
     assert plan.reason == "2 packages the index had no release of to judge (nope-private, purepkg)"
 
 

@@ -52,8 +52,13 @@ def x86_asm_file(source: SourceFile, rule: Rule) -> Iterator[Hit]:
                 first = lines.start_of(line_no) + found.start()
     if first is None or evidence < min(_MIN_EVIDENCE, max(code_lines, 1)):
         return
-    state = PortStatus.UNPORTED
+    state: PortStatus | None = PortStatus.UNPORTED
     if ARM_MACROS.search(text) or has_arm_counterpart(source.name, source.siblings, require_x86_name=False):
         state = PortStatus.PORTED
+    elif "#" in text:  # preprocessed assembly (.S): under `#ifdef HAVE_AMD64_ASM` aarch64 assembles none of it
+        state = source.conditionals.state_of(lines.line_of(first))
+        if state is None:
+            return  # another architecture's branch
+    assert state is not None
     end = text.find("\n", first)
     yield source.hit_at(first, end if end >= 0 else len(text), state, variant="x86")

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from armscan.analyzers.conditionals import ARCH_MACROS, X86_MACROS, Branch, Chain
+from armscan.analyzers.conditionals import ARCH_MACROS, X86_MACROS, X86_SWITCH, Branch, Chain
 from armscan.model import PortStatus
 
 if TYPE_CHECKING:
@@ -84,10 +84,10 @@ def inline_asm(source: SourceFile, rule: Rule) -> Iterator[Hit]:
         if line in seen:
             continue
         seen.add(line)
-        state = PortStatus.PORTED if source.has_counterpart else source.conditionals.state_of(line)
-        if state is None:
+        state = PortStatus.PORTED if source.is_x86_variant else source.conditionals.state_of(line)
+        if state is None or source.is_other_arch:
             continue  # another architecture's code, which aarch64 does not compile
-        note = source.conditionals.note(line) if state is not PortStatus.UNPORTED and not source.has_counterpart \
+        note = source.conditionals.note(line) if state is not PortStatus.UNPORTED and not source.is_x86_variant \
             else None
         yield source.hit_at(start, match.end(), state, detail=found.group().strip(), note=note)
 
@@ -114,6 +114,22 @@ def _off_x86(branch: Branch) -> bool:
     return all(m is not None and ARCH_MACROS.fullmatch(m.group(1)) for m in parts)
 
 
+_IDENTIFIER = re.compile(r"\b[A-Za-z_]\w*")
+
+
+def _configured_before(chain: Chain, error_branch: Branch) -> bool:
+    """Whether a branch before the #error tests what the build configures (SIZEOF_SIZE_T, HAVE_STDINT_H): then the
+    #error is reached only when the build leaves it out, on any architecture, not on all but x86."""
+    for branch in chain.branches:
+        if branch is error_branch:
+            return False
+        for name in _IDENTIFIER.findall(branch.condition):
+            if name != "defined" and not (ARCH_MACROS.fullmatch(name) or X86_MACROS.fullmatch(name)
+                                          or X86_SWITCH.search(name)):
+                return True
+    return False
+
+
 def arch_chains(source: SourceFile, rule: Rule) -> Iterator[Hit]:
     """One hit per #if chain that tests x86 macros and has no ARM branch, judged by the branch aarch64 takes."""
     if not X86_MACROS.search(source.text):
@@ -127,13 +143,17 @@ def arch_chains(source: SourceFile, rule: Rule) -> Iterator[Hit]:
         detail = _x86_conditions(chain)
         taken = next((b for b in chain.branches if b.taken), None)
         if taken is not None and taken.has_error and taken.error_line is not None:
+            if chain.parent is None and source.declares_x86_only:
+                yield _chain_hit(source, taken.error_line, "x86-only-file", detail)
+                continue
             yield _chain_hit(source, taken.error_line, "error", f"{detail}; aarch64 reaches the #error")
             continue
         error_branch = next((b for b in chain.branches if (b.kind == "else" or _off_x86(b)) and b.has_error), None)
-        if taken is None and error_branch is not None and error_branch.error_line is not None:
+        if (taken is None and error_branch is not None and error_branch.error_line is not None
+                and not _configured_before(chain, error_branch)):
             yield _chain_hit(source, error_branch.error_line, "error", detail)
             continue
-        if conditionals.has_arm_path or source.has_counterpart:
+        if conditionals.has_arm_path or source.is_x86_variant:
             continue
         if taken is not None and taken.kind != "else":
             yield _chain_hit(source, chain.start_line, "fallback",

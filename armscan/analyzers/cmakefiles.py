@@ -35,9 +35,9 @@ _BINARY = frozenset({"MATCHES", "STREQUAL", "STRLESS", "STRGREATER", "STRLESS_EQ
                      "LESS", "GREATER", "LESS_EQUAL", "GREATER_EQUAL", "VERSION_EQUAL", "VERSION_LESS",
                      "VERSION_GREATER", "VERSION_LESS_EQUAL", "VERSION_GREATER_EQUAL", "IN_LIST", "IS_NEWER_THAN",
                      "PATH_EQUAL"})
-_FLAG_PROBES = {"check_c_compiler_flag": 0, "check_cxx_compiler_flag": 0, "check_compiler_flag": 1,
+FLAG_PROBES = {"check_c_compiler_flag": 0, "check_cxx_compiler_flag": 0, "check_compiler_flag": 1,
                 "check_fortran_compiler_flag": 0}
-_CODE_PROBES = frozenset({"check_c_source_compiles", "check_cxx_source_compiles", "check_c_source_runs",
+CODE_PROBES = frozenset({"check_c_source_compiles", "check_cxx_source_compiles", "check_c_source_runs",
                           "check_cxx_source_runs", "check_source_compiles", "check_source_runs", "check_include_file",
                           "check_include_file_cxx", "check_include_files", "check_symbol_exists",
                           "check_cxx_symbol_exists"})
@@ -60,7 +60,7 @@ class _Command:
     end: int
 
 
-def _commands(text: str) -> Iterator[_Command]:
+def commands(text: str) -> Iterator[_Command]:
     pos = 0
     while (match := _COMMAND.search(text, pos)) is not None:
         args: list[tuple[str, int, int]] = []
@@ -113,7 +113,7 @@ class _Interpreter:
         return _and(frame.outer, frame.branch)
 
     def run(self) -> None:
-        for command in _commands(self.text):
+        for command in commands(self.text):
             self.step(command)
         for _ in range(len(self.stack)):
             self._close(self.lines.line_count + 1)
@@ -180,13 +180,13 @@ class _Interpreter:
         elif name == "string" and len(words) == 3 and target.upper() in ("TOLOWER", "TOUPPER"):
             value = _expand(words[1], self.vars)
             self._assign(words[2], value and (value.lower() if target.upper() == "TOLOWER" else value.upper()), live)
-        elif name in _FLAG_PROBES and len(words) > _FLAG_PROBES[name] + 1:
-            flag = _expand(words[_FLAG_PROBES[name]], self.vars)
+        elif name in FLAG_PROBES and len(words) > FLAG_PROBES[name] + 1:
+            flag = _expand(words[FLAG_PROBES[name]], self.vars)
             x86 = flag is not None and any(X86_FLAG.match(w) for w in flag.split())
-            self._assign(words[_FLAG_PROBES[name] + 1], "" if x86 else None, live)
+            self._assign(words[FLAG_PROBES[name] + 1], "" if x86 else None, live)
             if x86:
                 self._probe(command, f"a probe of {flag}: compilers for aarch64 reject it, so it fails there")
-        elif name in _CODE_PROBES:
+        elif name in CODE_PROBES:
             x86 = X86_CODE.search(" ".join(words)) is not None
             self._assign(words[-1], "" if x86 else None, live)
             if x86:

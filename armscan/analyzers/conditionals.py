@@ -40,7 +40,7 @@ ARM_MACROS = re.compile(
 ARM_INCLUDE = re.compile(r"#[ \t]*include[ \t]*[<\"](?:arm_neon|arm_sve|arm_acle|sse2neon|simde/)")
 _COMMENT = re.compile(r"/\*(?:.*?\*/|.*)|//.*")  # an unclosed comment runs to the end: one pass on any line
 # Names that mark a conditional as a SIMD/x86 switch even without a predefined macro (HAVE_SSE2, USE_AVX).
-_X86_SWITCH = re.compile(r"(?i)sse|avx|x86|x64|amd64|i386|simd|intrin|mmx")
+X86_SWITCH = re.compile(r"(?i)sse|avx|x86|x64|amd64|i386|simd|intrin|mmx")
 # Other architectures, whose SIMD code (PowerPC VSX, LoongArch LSX emulating __m128i) is not x86 code.
 FOREIGN_MACROS = re.compile(
     r"_(?<![\w]_)(?:_powerpc\w*|_ppc\w*|_PPC\w*|_POWERPC__|_ALTIVEC__|_VSX__|_loongarch\w*|_mips\w*|_MIPS\w*"
@@ -91,12 +91,14 @@ class Conditionals:
     """All preprocessor chains of one file, each branch evaluated for aarch64."""
 
     def __init__(self, text: str, lines: LineIndex, headers: HeaderMacros | None = None, depth: int = 0,
-                 language: str | None = None) -> None:
+                 language: str | None = None, configured_off: frozenset[str] = frozenset()) -> None:
+        """`configured_off`: macros the project's configure step defines only on x86 (see analyzers/configured.py)."""
         self.chains: list[Chain] = []
         self.branches: list[Branch] = []
         self.unbalanced = False
         self.macros: dict[str, Definition] = {}  # what the file (and the headers it includes) define, at its end
         self._headers = headers
+        self._configured_off = configured_off
         self._depth = depth
         self._pending: list[tuple[str, bool | None]] = []  # includes not read yet, and whether aarch64 reads them
         # C or C++ when the file name says (a header can be either: __cplusplus stays unknown there)
@@ -188,6 +190,8 @@ class Conditionals:
         if found is _ABSENT and self._pending and not is_reserved(name):
             self._read_pending()
             found = self.macros.get(name, _ABSENT)
+        if found is _ABSENT and name in self._configured_off:
+            return UNDEFINED
         return found
 
     def _read_pending(self) -> None:
@@ -299,7 +303,7 @@ class Conditionals:
                 arm_chain[id(chain)] = chain.mentions_arm
             parent = self._index[id(chain.parent)] if chain.parent is not None else None
             x86 = branch.kind != "else" and bool(X86_MACROS.search(branch.condition)
-                                                 or _X86_SWITCH.search(branch.condition))
+                                                 or X86_SWITCH.search(branch.condition))
             self._arm_around.append(arm_chain[id(chain)] or (parent is not None and self._arm_around[parent]))
             self._x86_around.append(x86 or (parent is not None and self._x86_around[parent]))
             foreign = branch.taken is False and bool(FOREIGN_MACROS.search(branch.condition)) and not x86

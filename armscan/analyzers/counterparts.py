@@ -32,6 +32,19 @@ def _tokens(name: str) -> list[str]:
     return [t for t in _SPLIT.split(lowered) if t]
 
 
+# Folders that hold another architecture's code (simd/mips64/, loongarch/, arch/powerpc/): aarch64 builds do not
+# compile it, and its SIMD (Loongson MMI, LoongArch LSX, AltiVec emulating __m128i) is not x86 code either.
+_OTHER_ARCH_FOLDER = re.compile(
+    r"mips(?:32|64)?(?:el|r\d)?|loongarch(?:32|64)?|loong64|loongson|powerpc(?:64)?(?:le)?|ppc(?:32|64)?(?:le)?"
+    r"|altivec|vsx|s390x?|zarch|riscv(?:32|64)?|rvv|sparc(?:64|v9)?|wasm(?:32|64)?|e2k|lsx|lasx")
+
+
+def in_other_arch_folder(relative_path: str) -> bool:
+    """Whether a folder on the path (relative to the scanned tree) is named for another architecture."""
+    folders = relative_path.replace("\\", "/").split("/")[:-1]
+    return any(_OTHER_ARCH_FOLDER.fullmatch(folder.lower()) for folder in folders)
+
+
 def is_x86_named(name: str) -> bool:
     return any(_X86_TOKEN.fullmatch(t) for t in _tokens(name))
 

@@ -121,7 +121,8 @@ def analyze_stream(
     source = SourceFile(fs_path or display, display, name, text, Siblings(fs_path or ""), root=fs_root)
     out.findings.extend(analyze_text(source, rules, limits.max_findings_per_rule))
     out.source_scanned = True
-    if fs_path and depth == 0 and _QUOTED_INCLUDE_HINT.search(text) and any("c" in r.languages for r in rules):
+    if fs_path and depth == 0 and _QUOTED_INCLUDE_HINT.search(text) and any("c" in r.languages or "asm" in r.languages
+                                                                           for r in rules):
         out.includes = quoted_includes(text)
 
 

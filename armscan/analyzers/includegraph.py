@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from armscan.analyzers.conditionals import Conditionals
+from armscan.analyzers.configured import undefined_on_aarch64
 from armscan.analyzers.includes import Headers
 from armscan.analyzers.source import _judge
 from armscan.analyzers.text import LineIndex
@@ -25,6 +26,7 @@ from armscan.sources.confined import RefusedFile, read_confined
 from armscan.sources.tree import FileEntry
 
 MAX_FILE_BYTES = 1 << 20
+_JUDGED = ("ARM-C-", "ARM-ASM-")  # C-family files, and assembly that the C preprocessor reads (.S)
 
 
 def rejudge(entries: Sequence[FileEntry], findings: list[Finding], ruleset: RuleSet,
@@ -39,7 +41,7 @@ def rejudge(entries: Sequence[FileEntry], findings: list[Finding], ruleset: Rule
     candidates: dict[str, FileEntry] = {}
     for finding in findings:
         entry = by_display.get(finding.location.path)
-        if (entry is not None and finding.status is PortStatus.UNPORTED and finding.rule_id.startswith("ARM-C-")
+        if (entry is not None and finding.status is PortStatus.UNPORTED and finding.rule_id.startswith(_JUDGED)
                 and _is_c(entry, globs, ruleset)):
             candidates[os.path.normpath(entry.path)] = entry
     if not candidates or not includes:
@@ -53,7 +55,7 @@ def rejudge(entries: Sequence[FileEntry], findings: list[Finding], ruleset: Rule
     if not x86_only:
         return findings
     return [_as_fallback(f, ruleset, x86_only[f.location.path])
-            if f.location.path in x86_only and f.status is PortStatus.UNPORTED and f.rule_id.startswith("ARM-C-")
+            if f.location.path in x86_only and f.status is PortStatus.UNPORTED and f.rule_id.startswith(_JUDGED)
             else f for f in findings]
 
 
@@ -117,8 +119,9 @@ class _Graph:
                 text = ""
             if len(self._conditionals) >= 256:
                 self._conditionals.clear()
-            found = self._conditionals[entry.path] = Conditionals(text, LineIndex(text),
-                                                                  Headers(entry.path, entry.root))
+            found = self._conditionals[entry.path] = Conditionals(
+                text, LineIndex(text), Headers(entry.path, entry.root),
+                configured_off=undefined_on_aarch64(entry.root))
         return found
 
 
@@ -155,11 +158,13 @@ def _parts(rule: Rule, finding: Finding) -> tuple[str, str]:
 
 
 def _c_globs(ruleset: RuleSet) -> tuple[str, ...]:
+    """The file names of C-family and assembly sources (which #include one another)."""
+    found: dict[str, tuple[str, ...]] = {}
     for rule in ruleset.rules:
         for language, globs in rule.language_globs:
-            if language == "c":
-                return globs
-    return ()
+            if language in ("c", "asm"):
+                found.setdefault(language, globs)
+    return tuple(dict.fromkeys(g for globs in found.values() for g in globs))
 
 
 def _is_c(entry: FileEntry, globs: tuple[str, ...], ruleset: RuleSet) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 
+from armscan.analyzers.configured import undefined_on_aarch64
 from armscan.analyzers.preprocessor import Definition
 from armscan.analyzers.text import LineIndex
 from armscan.sources.confined import RefusedFile, read_confined
@@ -50,7 +51,8 @@ class Headers:
         from armscan.analyzers.conditionals import Conditionals
 
         _cache[key] = {}  # a header that includes itself sees nothing of itself
-        macros = Conditionals(text, LineIndex(text), lambda n, d: self(n, d, found), depth + 1).macros
+        macros = Conditionals(text, LineIndex(text), lambda n, d: self(n, d, found), depth + 1,
+                              configured_off=undefined_on_aarch64(self.root)).macros
         if len(_cache) >= _CACHE_ENTRIES:
             _cache.clear()
         _cache[key] = macros

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
-from armscan.analyzers import buildfiles
+from armscan.analyzers import buildfiles, configured
 from armscan.analyzers.conditionals import Conditionals
-from armscan.analyzers.counterparts import Siblings, has_arm_counterpart
+from armscan.analyzers.counterparts import Siblings, has_arm_counterpart, in_other_arch_folder, is_x86_named
 from armscan.analyzers.includes import Headers
+from armscan.analyzers.rustcfg import RustCfg, declared_only_under_cfg
 from armscan.analyzers.text import LineIndex, snippet
 from armscan.model import Confidence, Finding, Location, PortStatus, Severity
 from armscan.rules_engine.loader import Rule
@@ -28,6 +30,12 @@ _CXX_SUFFIXES = (".cc", ".cpp", ".cxx", ".c++", ".mm", ".cu")
 _CODE = frozenset({"c", "go", "rust"})
 _C_COMMENTS_ONLY = frozenset({"cargo-build"})
 _HASH_STYLE = frozenset({"make", "cmake", "setup-py", "meson", "autotools", "bazel", "dockerfile"})
+_X86_HEADER = re.compile(
+    r'^[ \t]*#[ \t]*include[ \t]*[<"](?:[a-z]?mmintrin|immintrin|x86intrin|ammintrin|cpuid)\.h[>"]', re.MULTILINE)
+_X86_IN_NAME = re.compile(r"(?i)x86|amd64")  # xxh_x86dispatch.c, not only x86 as a word of its own
+_OTHER_ARCH_HEADER = re.compile(
+    r'^[ \t]*#[ \t]*include[ \t]*[<"](?:[\w.-]*/)?(?:altivec|lsxintrin|lasxintrin|msa|riscv_vector|vecintrin'
+    r'|wasm_simd128|loongson[-_]mmintrin|ppu_intrinsics|spu_intrinsics)\.h[>"]', re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,7 @@ class SourceFile:
     def conditionals(self) -> Conditionals:
         language = "c++" if self.name.endswith(_CXX_SUFFIXES) else "c" if self.name.endswith((".c", ".m")) else None
         return Conditionals(self.text, self.lines, Headers(self.path, self.root) if self.root else None,
-                            language=language)
+                            language=language, configured_off=configured.undefined_on_aarch64(self.root))
 
     @cached_property
     def has_inline_marks(self) -> bool:
@@ -74,6 +82,44 @@ class SourceFile:
     @cached_property
     def has_counterpart(self) -> bool:
         return has_arm_counterpart(self.name, self.siblings)
+
+    @cached_property
+    def declares_x86_only(self) -> bool:
+        """An x86-named file (xxh_x86dispatch.c) that stops the build everywhere but x86 before anything else: an
+        x86 variant by its own word, which aarch64 builds leave out."""
+        if "error" not in self.text or not (is_x86_named(self.name) or _X86_IN_NAME.search(self.name)):
+            return False
+        return any(chain.parent is None and any(b.has_error and b.taken for b in chain.branches)
+                   for chain in self.conditionals.chains)
+
+    @cached_property
+    def is_x86_variant(self) -> bool:
+        """An x86 file that aarch64 builds replace: by an ARM file beside it, or by leaving it out."""
+        return self.has_counterpart or self.declares_x86_only
+
+    @cached_property
+    def rust_left_out(self) -> RustCfg:
+        return RustCfg(self.text, self.lines)
+
+    def rust_state(self, line: int) -> PortStatus:
+        return PortStatus.FALLBACK if self.rust_left_out.left_out(line) else PortStatus.UNPORTED
+
+    @cached_property
+    def is_rust_x86_variant(self) -> bool:
+        """A Rust module named for x86 that its parent declares only under a cfg not known to hold on aarch64."""
+        return is_x86_named(self.name) and declared_only_under_cfg(self.path, self.root)
+
+    @cached_property
+    def is_other_arch(self) -> bool:
+        """Another architecture's code: in a folder named for one (simd/mips64/), or including that
+        architecture's SIMD header outside a branch for it, with no x86 one. aarch64 does not compile it."""
+        relative = os.path.relpath(self.path, self.root) if self.root else self.display
+        if in_other_arch_folder(relative):
+            return True
+        if _X86_HEADER.search(self.text):
+            return False
+        return any(self.conditionals.state_of(self.lines.line_of(m.start())) is not None
+                   for m in _OTHER_ARCH_HEADER.finditer(self.text))
 
     @cached_property
     def _c_spans(self) -> tuple[_Spans, _Spans]:
@@ -169,6 +215,8 @@ def _regex_matches(source: SourceFile, rule: Rule, cap: int | None = None, more:
             seen.add(line)
             if not judged:  # on the first match: most files have none, and #if structure costs a pass
                 judged = True
+                if rule.context == "c-preprocessor" and source.is_other_arch:
+                    return  # another architecture's code, which aarch64 does not compile
                 file_state = _file_context_state(source, rule, language)
                 state_of = _line_states(source, language) if file_state is None else None
             line_state = state_of(line) if state_of is not None else file_state or PortStatus.UNPORTED
@@ -224,7 +272,7 @@ def _count_rest(matches: Iterator[re.Match[str]], seen: set[int], line_starts: l
 
 def _note(source: SourceFile, rule: Rule, start: int, state: PortStatus) -> str | None:
     """For x86 code judged by its #if conditions, the sentence that says which way aarch64 goes."""
-    if state is PortStatus.UNPORTED or rule.context != "c-preprocessor" or source.has_counterpart:
+    if state is PortStatus.UNPORTED or rule.context != "c-preprocessor" or source.is_x86_variant:
         return None
     return source.conditionals.note(source.lines.line_of(start))
 
@@ -233,14 +281,18 @@ def _file_context_state(source: SourceFile, rule: Rule, language: str | None = N
     """The port state of every match of the rule in this file, or None when it is decided line by line."""
     if language in buildfiles.LANGUAGES:
         return None  # flags under a condition that is false on aarch64 are not passed there
+    if rule.context == "rust-cfg":
+        return PortStatus.FALLBACK if source.is_rust_x86_variant else None
     if rule.context != "c-preprocessor":
         return PortStatus.UNPORTED
-    if source.has_counterpart:
+    if source.is_x86_variant:
         return PortStatus.PORTED
     return None if source.conditionals.branches else PortStatus.UNPORTED
 
 
 def _line_states(source: SourceFile, language: str | None) -> Callable[[int], PortStatus | None]:
+    if language == "rust":  # only rules judged by cfg attributes get here
+        return source.rust_state
     blocks = buildfiles.blocks_of(source, language)
     return blocks.state_of if blocks is not None else source.conditionals.state_of
 

@@ -15,7 +15,7 @@ from armscan.model import Artifact, Finding, ScanResult
 from armscan.plan import build_plan
 from armscan.reporters.summary import summarize
 
-SCHEMA_VERSION = "1.5"
+SCHEMA_VERSION = "1.6"
 
 
 def _plain(value: Any) -> Any:

@@ -10,7 +10,8 @@ from armscan.reporters.escape import markdown_code
 
 MAX_CHARS = 60_000  # GitHub comments take 65,536
 MAX_FINDINGS = 100
-_VERDICT = {"ready": "Ready for aarch64", "ready-after-work": "Ready after work", "blocked": "Blocked"}
+_VERDICT = {"ready": "Ready for aarch64", "ready-after-work": "Ready after work",
+            "unknown": "Not fully checked", "blocked": "Blocked"}
 
 
 def render(result: ScanResult, threshold: Severity | None, max_chars: int = MAX_CHARS, *,
@@ -20,7 +21,8 @@ def render(result: ScanResult, threshold: Severity | None, max_chars: int = MAX_
     gate = (f"{failing} finding(s) at or above `{threshold.value}`: **fail**" if failing and threshold
             else f"nothing at or above `{threshold.value}`: pass" if threshold else "no gate")
     lines = [f"## armscan: {_VERDICT[plan.verdict]}", "",
-             f"{_escape(plan.reason)}. Gate: {gate}. Estimated work: {plan.days:g} day(s).", ""]
+             f"{_escape(plan.reason)}. Gate: {gate}. Estimated work: {plan.days:g} day(s)"
+             f"{f' (plus {plan.optional_days:g} optional)' if plan.optional_days else ''}.", ""]
     if not result.complete:
         lines += ["> **Incomplete scan**: " + _escape("; ".join(result.errors)), ""]
     lines += ["| blocker | high | medium | low | info |", "| --- | --- | --- | --- | --- |",

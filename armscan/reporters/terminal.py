@@ -78,11 +78,13 @@ def render(result: ScanResult, console: Console, *, threshold: Severity | None, 
         table.add_row("Image", Text(terminal(image.reference) + "\n" + terminal(text) + "\n"
                                     + terminal(f"{image.os or 'unknown OS'}, {image.layers} layers")))
     plan = build_plan(result)
-    words = {"ready": "ready", "ready-after-work": "ready after work", "blocked": "blocked"}
+    words = {"ready": "ready", "ready-after-work": "ready after work", "unknown": "not fully checked",
+             "blocked": "blocked"}
     table.add_row("Verdict", Text(terminal(f"{words[plan.verdict]}: {plan.reason}")))
     if plan.totals:
         table.add_row("Work", "\n".join(f"{t.label}: {describe_total(t)}; {_count(t.days, 'day')}"
-                                        for t in plan.totals) + f"\nin all about {_count(plan.days, 'day')}")
+                                        for t in plan.totals) + f"\nin all about {_count(plan.days, 'day')}"
+                                        + (f" (plus {plan.optional_days:g} optional)" if plan.optional_days else ""))
     if plan.other:
         table.add_row("Not the product", "\n".join(f"{t.label}: {_count(t.items, 'item')}, "
                                                     f"{_count(t.findings, 'finding')}, {_count(t.days, 'day')}"

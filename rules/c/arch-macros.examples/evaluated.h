@@ -1,6 +1,7 @@
 /* Conditions judged by the branch the aarch64 compiler takes. */
 #ifndef __x86_64__
 // ruleid: ARM-C-ARCH-ERROR
+// ok: ARM-C-ARCH-X86-ONLY-FILE
 #  error "x86-64 only"
 #endif
 
