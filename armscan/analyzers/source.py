@@ -185,9 +185,10 @@ def _regex_matches(source: SourceFile, rule: Rule, cap: int | None = None, more:
     elif rule.fallback_if_file is not None and rule.fallback_if_file.search(source.text):
         file_state = PortStatus.FALLBACK
     seen: set[int] = set()
-    line_starts = source.lines.starts
-    spans = source._c_spans[1] if language in _CODE else source._c_spans[0] if language in _C_COMMENTS_ONLY else None
-    span_starts, span_ends = (spans.starts, spans.ends) if spans is not None else ([], [])
+    line_starts: list[int] = []
+    span_starts: list[int] = []
+    span_ends: list[int] = []
+    prepared = False  # lines and comment spans cost a pass over the text: only once some pattern matches
     state_of: Callable[[int], PortStatus | None] | None = None  # per line, where #if blocks make lines differ
     judged = file_state is not None
     unless_line = rule.unless_line
@@ -198,6 +199,13 @@ def _regex_matches(source: SourceFile, rule: Rule, cap: int | None = None, more:
     for index, pattern in enumerate(rule.patterns):
         matches = pattern.finditer(text)
         for match in matches:
+            if not prepared:
+                prepared = True
+                line_starts = source.lines.starts
+                spans = source._c_spans[1] if language in _CODE else \
+                    source._c_spans[0] if language in _C_COMMENTS_ONLY else None
+                if spans is not None:
+                    span_starts, span_ends = spans.starts, spans.ends
             begin = match.start()
             start = match.start(1) if match.lastindex else begin
             line = bisect.bisect_right(line_starts, start)
