@@ -329,3 +329,18 @@ def test_assembly_under_or_included_under_an_x86_switch_is_left_out(tmp_path: Pa
     assert _severe(result) == [("ARM-ASM-X86-FILE", "plain.S", 4)]
     guarded = {(f.location.path, f.severity) for f in result.findings if f.rule_id == "ARM-ASM-X86-FILE"}
     assert guarded == {("plain.S", Severity.BLOCKER), ("salsa_amd64.S", Severity.LOW), ("sandy/mul.S", Severity.LOW)}
+
+
+def test_objects_listed_by_bare_name_on_continued_lines_under_an_option_at_its_default(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "Makefile": "OBJECTS = scalar.o\nSIMD ?= PLAIN\nifeq ($(SIMD), AVX512BW)\nCFLAGS += -mavx512bw\n"
+                    "OBJECTS += scalar.o \\\n           avx512.o\nendif\n"
+                    "%.o: ./src/%.c\n\t$(CC) $(CFLAGS) -c $<\nall: $(OBJECTS)\n",
+        "src/avx512.c": AVX2_CODEC,
+        "src/scalar.c": AVX2_CODEC,
+    })
+    result = scan(tmp_path, display="")
+    assert _severe(result) == [("ARM-C-INTRIN-CALL", "src/scalar.c", 2), ("ARM-C-INTRIN-HEADER", "src/scalar.c", 1)]
+    assert {(f.rule_id, f.location.line, f.location.match) for f in result.findings
+            if f.rule_id == "ARM-BUILD-X86-ONLY-SOURCE"} == {("ARM-BUILD-X86-ONLY-SOURCE", 6, "avx512.o")}
+    assert all(f.status is PortStatus.PORTED for f in result.findings if f.location.path == "src/avx512.c")

@@ -144,11 +144,17 @@ def apply_x86_only_sources(findings: Iterable[Finding], ruleset: RuleSet) -> lis
         folder = posixpath.dirname(key)
         if is_x86_named(posixpath.basename(folder)):
             folders.setdefault(folder, where)
+    # An object named without its folder (`OBJECTS += avx512.o` built by `%.o: ./src/%.c`): the one source of that
+    # name under the build file's folder
+    by_name: dict[tuple[str, str], str] = {}
+    for key, where in only_x86.items():
+        by_name.setdefault((posixpath.dirname(key), posixpath.basename(key)), where)
     rules = {r.id: r for r in ruleset.rules}
     out = []
     for f in findings:
         key = _source_key(f.location.path)
-        listed = None if f.status is PortStatus.PORTED else only_x86.get(key) or folders.get(posixpath.dirname(key))
+        listed = None if f.status is PortStatus.PORTED else \
+            only_x86.get(key) or folders.get(posixpath.dirname(key)) or _named_above(key, by_name)
         rule = rules.get(f.rule_id)
         if listed is None or rule is None or f.rule_id.startswith("ARM-BUILD-"):
             out.append(f)
@@ -160,3 +166,15 @@ def apply_x86_only_sources(findings: Iterable[Finding], ruleset: RuleSet) -> lis
                    f"aarch64), so this x86 path does not stop the aarch64 build: {f.message}")
         out.append(replace(ported, location=f.location, message=message, suppressed=f.suppressed))
     return out
+
+
+def _named_above(key: str, by_name: dict[tuple[str, str], str]) -> str | None:
+    """Where a build file in a folder above lists this source by its bare name, if one does."""
+    folder, name = posixpath.split(key)
+    while folder:
+        folder, above = posixpath.dirname(folder), folder
+        if (folder, name) in by_name:
+            return by_name[(folder, name)]
+        if folder == above:  # the root, "/"
+            return None
+    return None

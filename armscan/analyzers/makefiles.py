@@ -26,6 +26,7 @@ _CONDITIONALS = ("ifeq", "ifneq", "ifdef", "ifndef")
 _MAX_EXPAND = 8192
 _MAX_DEPTH = 16
 _MAX_LOGICAL = 1 << 16
+_MAX_CONTINUED = 4096  # physical lines of one assignment whose sources are read
 _MAX_GLOB_TRIES = 1_000_000
 _DEFAULT_GOAL_FILES = frozenset({"Makefile", "makefile", "GNUmakefile"})
 _MACHINE = re.compile(r"(?:uname\s+(?:-[mpi]|--machine|--processor)|arch)(?:\s+2>\s*/dev/null)?")
@@ -100,7 +101,7 @@ def interpret(text: str, lines: LineIndex, name: str, blocks: Blocks) -> None:
                 i += 1
             i += 1
             continue
-        recipe_of = _statement(line, raw, first, lines, live, variables, targets, blocks, stack)
+        recipe_of = _statement(line, physical[first - 1:i], first, lines, live, variables, targets, blocks, stack)
     for frame in reversed(stack):
         _end_branch(frame, lines.line_count + 1, blocks)
     if name in _DEFAULT_GOAL_FILES:
@@ -133,7 +134,7 @@ def _strip_comment(line: str) -> str:
     return line if at < 0 else line[:at]
 
 
-def _statement(line: str, raw: str, first: int, lines: LineIndex, live: Tri, variables: dict[str, Value],
+def _statement(line: str, raws: list[str], first: int, lines: LineIndex, live: Tri, variables: dict[str, Value],
                targets: _Targets, blocks: Blocks, stack: list[_Frame]) -> list[str] | None:
     """An assignment or a rule; returns the targets whose recipe may follow."""
     if not line or line.startswith(("include ", "-include ", "sinclude ", "export ", "unexport ", "vpath ")):
@@ -166,7 +167,7 @@ def _statement(line: str, raw: str, first: int, lines: LineIndex, live: Tri, var
     if not words:
         return None
     variable = words[-1]
-    _sources(raw, first, lines, value, live, blocks, stack)
+    _sources(raws, first, lines, value, live, blocks, stack)
     if live is False:
         return None
     if operator == "?" and variable in variables:
@@ -179,20 +180,22 @@ def _statement(line: str, raw: str, first: int, lines: LineIndex, live: Tri, var
     return None
 
 
-def _sources(raw: str, first: int, lines: LineIndex, value: str, live: Tri, blocks: Blocks,
+def _sources(raws: list[str], first: int, lines: LineIndex, value: str, live: Tri, blocks: Blocks,
              stack: list[_Frame]) -> None:
+    """The sources an assignment names, over each of its physical lines (`OBJS += a.o \\` / `  b.o`)."""
     if "." not in value:
         return
-    start = lines.start_of(first)
     reason = next((f.reason for f in reversed(stack) if f.branch is False), "")
-    for match in re.finditer(r"[^\s=]+", raw):
-        word = match.group()
-        if not SOURCE_NAME.search(word) or "$" in word or len(word) > 512:
-            continue
-        if live is False:
-            blocks.listed.append(Listed(start + match.start(), start + match.end(), reason))
-        else:
-            blocks.used_sources.add(_source_key(word))
+    for index, raw in enumerate(raws[:_MAX_CONTINUED]):
+        start = lines.start_of(first + index)
+        for match in re.finditer(r"[^\s=\\]+", raw):
+            word = match.group()
+            if not SOURCE_NAME.search(word) or "$" in word or len(word) > 512:
+                continue
+            if live is False:
+                blocks.listed.append(Listed(start + match.start(), start + match.end(), reason))
+            else:
+                blocks.used_sources.add(_source_key(word))
 
 
 def _arguments(rest: str) -> tuple[str, str] | None:
