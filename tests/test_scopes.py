@@ -128,7 +128,7 @@ def test_gate_with_product_findings_fails_either_way(tmp_path: Path) -> None:
 def test_json_carries_every_scope_and_the_new_plan(tmp_path: Path) -> None:
     _product_and_tests(tmp_path / "proj")
     code, doc = cli_json("scan", "proj", "--offline", "--no-index", cwd=tmp_path)
-    assert code == 1 and doc["schema_version"] == "1.5"
+    assert code == 1 and doc["schema_version"] == "1.6"
     jsonschema.Draft202012Validator(SCHEMA).validate(doc)
     assert all("scope" in f for f in doc["findings"])
     assert {f["location"]["path"]: f["scope"] for f in doc["findings"]} == {

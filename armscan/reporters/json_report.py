@@ -15,7 +15,7 @@ from armscan.model import Artifact, Finding, ScanResult
 from armscan.plan import build_plan
 from armscan.reporters.summary import summarize
 
-SCHEMA_VERSION = "1.5"
+SCHEMA_VERSION = "1.6"
 
 
 def _plain(value: Any) -> Any:
@@ -83,6 +83,7 @@ def to_document(result: ScanResult) -> dict[str, Any]:
         "images": _plain(result.images),
         "plan": _plain(build_plan(result)),
         "cpu_targets": [list(t) for t in result.cpu_targets],
+        "compile": _plain(result.compile),
         "skipped": _plain(result.skipped),
     }
 
