@@ -285,6 +285,17 @@ class Stats:
 
 
 @dataclass(frozen=True)
+class CompileSummary:
+    """How much of the C and C++ code `--compile` had the aarch64 compiler check."""
+
+    units: int = 0  # translation units compiled for aarch64
+    failed: int = 0  # of them, those the compiler rejected (or could not finish)
+    not_checked: int = 0  # C/C++ source files of the scanned trees that no unit compiled, headers left out
+    not_built: int = 0  # of them, those the aarch64 build leaves out (the rest: in a tree it could not configure)
+    builds: tuple[str, ...] = ()  # for each scanned tree, how its aarch64 compile commands were had
+
+
+@dataclass(frozen=True)
 class ScanResult:
     tool_version: str
     inputs: tuple[str, ...]
@@ -301,6 +312,7 @@ class ScanResult:
     targets: tuple[str, ...] = ()
     images: tuple[ImageRecord, ...] = ()
     cpu_targets: tuple[tuple[str, str], ...] = ()  # (id, name) of each --target CPU, for per-target verdicts
+    compile: CompileSummary | None = None  # None: --compile was not asked for
 
     def __post_init__(self) -> None:
         # One rule wherever a result is made or loaded: a gap in what was checked makes it incomplete.

@@ -183,6 +183,7 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
     entries: list[FileEntry] = []
     jobs = options.jobs or default_jobs()
     complete = True
+    compile_summary = None
     try:
         for path, display in inputs:
             for item in walk(path, display, excludes=options.excludes, use_ignore_files=options.use_ignore_files):
@@ -213,6 +214,7 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
 
             compiled = compile_phase.run(inputs, entries, merge.findings, ruleset, options.compile)
             merge.findings = compiled.findings
+            compile_summary = compiled.summary
             merge.skipped.extend(compiled.skipped)
             errors.extend(compiled.errors)
             complete = complete and not compiled.errors
@@ -255,6 +257,7 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         packages=tuple(merge.packages),
         targets=tuple(sorted(merge.targets)),
         cpu_targets=tuple((c.id, c.name) for c in options.targets.cpus) if options.targets else (),
+        compile=compile_summary,
     )
 
 

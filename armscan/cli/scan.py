@@ -106,7 +106,7 @@ def scan(
     compile_commands: Annotated[Path | None, typer.Option(
         "--compile-commands", metavar="FILE", rich_help_panel="Compile proof",
         help="The compile_commands.json to use with --compile (default: armscan configures the project for "
-             "aarch64 in a scratch folder, with CMake or a Makefile's dry run).")] = None,
+             "aarch64 in a scratch folder: CMake, Meson, autotools or a Makefile's dry run).")] = None,
 ) -> None:
     """Scan code trees for x86-only binaries, x86-specific source and build settings, and Python dependencies."""
     stderr = Console(stderr=True)

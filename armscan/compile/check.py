@@ -18,7 +18,9 @@ MAX_ERRORS_PER_UNIT = 20
 _DIAGNOSTIC = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+):(?:(?P<column>\d+):)? (?:fatal )?error: (?P<message>.+)$",
                          re.MULTILINE)
 _DROP_WITH_VALUE = frozenset({"-o", "-MF", "-MT", "-MQ"})
-_DROP = frozenset({"-c", "-MD", "-MMD", "-MP", "-M", "-MM"})
+# -march=native and the like name the machine that builds: an aarch64 one when building natively, but a cross
+# compiler has none to ask and rejects them; checked as generic aarch64
+_DROP = frozenset({"-c", "-MD", "-MMD", "-MP", "-M", "-MM", "-march=native", "-mcpu=native", "-mtune=native"})
 _CXX = re.compile(r"\.(?:cc|cpp|cxx|c\+\+|C|mm)$")
 
 
@@ -61,7 +63,9 @@ def syntax_only(command: CompileCommand, toolchain: Toolchain, depfile: Path) ->
             continue
         else:
             kept.append(word)
-    return [compiler, *toolchain.flags, *kept, "-fsyntax-only", "-MD", "-MF", str(depfile)]
+    # never colours: some builds ask for them (Meson: -fdiagnostics-color=always), and the errors are read
+    return [compiler, *toolchain.flags, *kept, "-fsyntax-only", "-fdiagnostics-color=never", "-MD", "-MF",
+            str(depfile)]
 
 
 def _check(command: CompileCommand, toolchain: Toolchain, depfile: Path) -> UnitResult:

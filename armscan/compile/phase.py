@@ -13,11 +13,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from armscan.analyzers.source import Hit, to_finding
-from armscan.compile.check import UnitResult, check_units
-from armscan.compile.commands import CompileCommand, CompileSetupError, from_database, generate
+from armscan.compile.check import CompilerError, UnitResult, check_units
+from armscan.compile.commands import CompileCommand, CompileSetupError, from_database
+from armscan.compile.configure import generate
 from armscan.compile.toolchain import INSTALL_HINT, Toolchain, find_toolchain
-from armscan.model import Finding, Location, PortStatus, Severity, Skipped, SkipReason
-from armscan.rules_engine.loader import RuleSet
+from armscan.compile.treecopy import TreeCopy
+from armscan.model import CompileSummary, Finding, Location, PortStatus, Severity, Skipped, SkipReason
+from armscan.rules_engine.loader import Rule, RuleSet
 from armscan.sources.confined import inside
 from armscan.sources.tree import FileEntry
 
@@ -35,51 +37,87 @@ class CompileOutcome:
     findings: list[Finding]
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    summary: CompileSummary = field(default_factory=CompileSummary)
+
+
+@dataclass
+class _Plan:
+    """The units to compile, and what is known before compiling them."""
+
+    units: list[tuple[CompileCommand, TreeCopy | None]] = field(default_factory=list)
+    configured: list[str] = field(default_factory=list)  # real roots of the inputs whose commands were had
+    builds: list[str] = field(default_factory=list)
 
 
 def run(inputs: Sequence[tuple[str, str]], entries: list[FileEntry], findings: list[Finding], ruleset: RuleSet,
         options: CompileOptions) -> CompileOutcome:
     outcome = CompileOutcome(list(findings))
+    sources = {os.path.realpath(e.path): e for e in entries if e.display.endswith(_UNITS)}
     toolchain = find_toolchain()
     if toolchain is None:
         outcome.errors.append(f"--compile: no aarch64 C/C++ compiler found; {INSTALL_HINT}. The static analysis "
                               "ran; no file was compile-checked")
+        outcome.summary = CompileSummary(not_checked=len(sources))
         return outcome
     displays = {os.path.realpath(e.path): e.display for e in entries}
     with tempfile.TemporaryDirectory(prefix="armscan-configure-") as scratch:  # builds run in it: kept to the end
-        units = _units(inputs, toolchain, options, Path(scratch), outcome)
-        if not units and not outcome.errors:
+        plan = _plan(inputs, toolchain, options, Path(scratch), outcome)
+        if not plan.units and not outcome.errors:
             outcome.errors.append("--compile: the build compiles no file of the scanned tree for aarch64")
-        results = check_units(units, toolchain, options.jobs)
-    _judge(results, displays, ruleset, outcome)
+        results = check_units([command for command, _ in plan.units], toolchain, options.jobs)
+        # while the copies exist: their paths are resolved to find the user's files
+        results = [_in_users_tree(r, copy) if copy else r for r, (_, copy) in zip(results, plan.units, strict=True)]
+    configured = {real for real, entry in sources.items() if any(inside(entry.root, r) for r in plan.configured)}
+    not_built = _judge(results, displays, configured, ruleset, outcome)
+    outcome.summary = CompileSummary(
+        units=len(results), failed=sum(1 for r in results if r.errors or r.failure is not None),
+        not_checked=len(sources) - len(configured) + len(not_built), not_built=len(not_built),
+        builds=tuple(plan.builds))
     return outcome
 
 
-def _units(inputs: Sequence[tuple[str, str]], toolchain: Toolchain, options: CompileOptions, scratch: Path,
-           outcome: CompileOutcome) -> list[CompileCommand]:
+def _plan(inputs: Sequence[tuple[str, str]], toolchain: Toolchain, options: CompileOptions, scratch: Path,
+          outcome: CompileOutcome) -> _Plan:
     """The compile commands of the scanned trees' own files, configured for aarch64 under `scratch`."""
-    units: list[CompileCommand] = []
+    plan = _Plan()
     for number, (path, display) in enumerate(inputs):
         root = Path(path)
         if not root.is_dir():
             continue
+        copy = None
         try:
-            commands = from_database(options.commands_file) if options.commands_file else \
-                generate(root, toolchain, scratch / str(number))[0]
+            if options.commands_file:
+                commands, how = from_database(options.commands_file), "the given compile_commands.json"
+            else:
+                generated = generate(root, toolchain, scratch / str(number))
+                commands, how, copy = generated.commands, generated.how, generated.copy
         except CompileSetupError as e:
             outcome.errors.append(f"--compile: {display}: {e}; its files were not compile-checked")
             continue
         real_root = os.path.realpath(root)
-        units.extend(c for c in commands if inside(os.path.realpath(c.file), real_root))
-    return units
+        plan.configured.append(real_root)
+        plan.builds.append(f"{display}: {how}")
+        plan.units.extend((c, copy) for c in commands if inside(os.path.realpath(c.file), real_root))
+    return plan
 
 
-def _judge(results: list[UnitResult], displays: dict[str, str], ruleset: RuleSet, outcome: CompileOutcome) -> None:
+def _in_users_tree(unit: UnitResult, copy: TreeCopy) -> UnitResult:
+    """A unit compiled in a copy of the tree, its errors and headers at the user's files."""
+    errors = [replace(e, file=copy.original(e.file)) for e in unit.errors]
+    return UnitResult(unit.command, errors, {os.path.realpath(copy.original(h)) for h in unit.headers},
+                      unit.failure)
+
+
+def _judge(results: list[UnitResult], displays: dict[str, str], configured_sources: set[str], ruleset: RuleSet,
+           outcome: CompileOutcome) -> set[str]:
+    """Findings for the compiler's verdicts; of `configured_sources` (the sources of the trees configured),
+    those no unit compiled nor included (some sources include others) are returned."""
     error_rule = ruleset.variant("compile", "error")
     not_built_rule = ruleset.variant("compile", "not-built")
     failed: set[str] = set()
     clean: set[str] = set()
     built = {os.path.realpath(r.command.file) for r in results}
+    included = {header for r in results for header in r.headers}
     seen: set[tuple[str, int, str]] = set()
     for unit in results:
         unit_file = os.path.realpath(unit.command.file)
@@ -92,21 +130,17 @@ def _judge(results: list[UnitResult], displays: dict[str, str], ruleset: RuleSet
             real, line = os.path.realpath(error.file), error.line
             if real not in displays:  # an error in a file outside the tree (a system header): the unit's own
                 real, line = unit_file, 0
-            display = displays.get(real, unit.command.file)
             failed.add(real)
             key = (real, line, error.message)
             if error_rule is None or key in seen:
                 continue
             seen.add(key)
-            hit = Hit(line=line, column=error.column or 1, end_column=None, snippet="", match=error.message,
-                      detail=error.message)
-            finding = to_finding(error_rule, hit, display)
-            outcome.findings.append(finding if line else replace(finding, location=Location(path=display)))
+            outcome.findings.append(_error_finding(error_rule, error, line, displays.get(real, unit.command.file)))
         if not unit.errors:
             clean.add(unit_file)
             clean.update(unit.headers)
     clean -= failed
-    not_built = {real for real, display in displays.items() if display.endswith(_UNITS) and real not in built}
+    not_built = configured_sources - built - included
     if not_built_rule is not None:
         for real in sorted(not_built):
             hit = Hit(line=0, column=1, end_column=None, snippet="", match=os.path.basename(real))
@@ -118,6 +152,14 @@ def _judge(results: list[UnitResult], displays: dict[str, str], ruleset: RuleSet
     outcome.findings = [_lowered(f, f.location.path in not_built_displays)
                         if f.rule_id in static and f.location.path in lowered and f.status is PortStatus.UNPORTED
                         else f for f in outcome.findings]
+    return not_built
+
+
+def _error_finding(rule: Rule, error: CompilerError, line: int, display: str) -> Finding:
+    hit = Hit(line=line, column=error.column or 1, end_column=None, snippet="", match=error.message,
+              detail=error.message)
+    finding = to_finding(rule, hit, display)
+    return finding if line else replace(finding, location=Location(path=display))
 
 
 def _lowered(finding: Finding, not_built: bool) -> Finding:

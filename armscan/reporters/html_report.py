@@ -19,6 +19,7 @@ import jinja2
 
 from armscan.model import PRODUCT, Artifact, ScanResult, Severity
 from armscan.plan import Plan, build_plan, describe
+from armscan.reporters.summary import describe_compile
 from armscan.resources import templates_dir
 
 _COLORS = {"blocker": "#b3261e", "high": "#e8837a", "medium": "#e9b949", "low": "#6aaee0", "info": "#a7b0bd"}
@@ -86,6 +87,7 @@ def render(result: ScanResult, threshold: Severity | None, *, every_scope: bool 
         kinds=sorted({f.work.value for f in findings}),
         scopes=sorted({f.scope for f in findings} - {PRODUCT}),
         describe=describe,
+        describe_compile=describe_compile,
         every_scope=every_scope,
         artifacts_by_machine=_by_machine(result.artifacts),
         threshold=threshold.value if threshold is not None else "none",

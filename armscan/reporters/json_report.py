@@ -83,6 +83,7 @@ def to_document(result: ScanResult) -> dict[str, Any]:
         "images": _plain(result.images),
         "plan": _plain(build_plan(result)),
         "cpu_targets": [list(t) for t in result.cpu_targets],
+        "compile": _plain(result.compile),
         "skipped": _plain(result.skipped),
     }
 

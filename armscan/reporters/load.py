@@ -13,6 +13,7 @@ from armscan.gate import relative_path
 from armscan.model import (
     PRODUCT,
     Artifact,
+    CompileSummary,
     Confidence,
     Effort,
     ElfDetails,
@@ -40,7 +41,7 @@ class ResultError(Exception):
 
 
 # Read with defaults when absent (results of earlier 1.x versions), or computed again (summary, plan)
-_OPTIONAL = frozenset({"summary", "plan", "packages", "targets", "images", "cpu_targets"})
+_OPTIONAL = frozenset({"summary", "plan", "packages", "targets", "images", "cpu_targets", "compile"})
 
 
 @lru_cache(maxsize=1)
@@ -130,7 +131,9 @@ def from_document(doc: dict[str, Any]) -> ScanResult:
         rules=tuple(rules.values()),
         packages=tuple(PackageRecord(**{**p, "chain": tuple(p["chain"])}) for p in doc.get("packages", [])),
         targets=tuple(doc.get("targets", [])), images=images,
-        cpu_targets=tuple((str(t[0]), str(t[1])) for t in doc.get("cpu_targets", [])))
+        cpu_targets=tuple((str(t[0]), str(t[1])) for t in doc.get("cpu_targets", [])),
+        compile=CompileSummary(**{**doc["compile"], "builds": tuple(doc["compile"]["builds"])})
+        if doc.get("compile") else None)
 
 
 def load(path: Path) -> ScanResult:
@@ -169,4 +172,13 @@ def merge(results: list[ScanResult]) -> ScanResult:
         rules=tuple(rules.values()), packages=tuple(p for r in results for p in r.packages),
         targets=tuple(sorted({t for r in results for t in r.targets})),
         images=tuple(i for r in results for i in r.images),
-        cpu_targets=tuple(dict.fromkeys(t for r in results for t in r.cpu_targets)))
+        cpu_targets=tuple(dict.fromkeys(t for r in results for t in r.cpu_targets)),
+        compile=_merged_compile([r.compile for r in results if r.compile is not None]))
+
+
+def _merged_compile(summaries: list[CompileSummary]) -> CompileSummary | None:
+    if not summaries:
+        return None
+    return CompileSummary(sum(s.units for s in summaries), sum(s.failed for s in summaries),
+                          sum(s.not_checked for s in summaries), sum(s.not_built for s in summaries),
+                          tuple(b for s in summaries for b in s.builds))

@@ -7,6 +7,7 @@ from armscan.model import PRODUCT, ScanResult, Severity
 from armscan.plan import build_plan, describe
 from armscan.reporters.escape import markdown as _escape
 from armscan.reporters.escape import markdown_code
+from armscan.reporters.summary import describe_compile
 
 MAX_CHARS = 60_000  # GitHub comments take 65,536
 MAX_FINDINGS = 100
@@ -25,6 +26,8 @@ def render(result: ScanResult, threshold: Severity | None, max_chars: int = MAX_
              f"{f' (plus {plan.optional_days:g} optional)' if plan.optional_days else ''}.", ""]
     if not result.complete:
         lines += ["> **Incomplete scan**: " + _escape("; ".join(result.errors)), ""]
+    if result.compile is not None:
+        lines += [f"Compile proof: {describe_compile(result.compile)}.", ""]  # our words and numbers only
     lines += ["| blocker | high | medium | low | info |", "| --- | --- | --- | --- | --- |",
               "| " + " | ".join(str(sum(1 for f in result.findings if f.severity is s)) for s in Severity) + " |", ""]
     if len(plan.targets) > 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from armscan.model import ScanResult, Severity
+from armscan.model import CompileSummary, ScanResult, Severity
 
 
 def summarize(result: ScanResult) -> dict[str, Any]:
@@ -25,3 +25,22 @@ def summarize(result: ScanResult) -> dict[str, Any]:
         "x86_only_artifacts": sum(1 for a in result.artifacts if a.is_x86_only),
         "skipped": len(result.skipped),
     }
+
+
+def describe_compile(summary: CompileSummary) -> str:
+    """What --compile checked, in the words every reporter uses."""
+    text = (f"{_count(summary.units, 'translation unit')} compiled for aarch64, {summary.failed} failed; "
+            f"{_count(summary.not_checked, 'source file')} not compile-checked")
+    unconfigured = summary.not_checked - summary.not_built
+    if summary.not_built and unconfigured:
+        return (f"{text} ({summary.not_built} not in the aarch64 build, {unconfigured} in a tree that could not be "
+                "configured)")
+    if summary.not_built:
+        return f"{text} (not in the aarch64 build)"
+    if unconfigured:
+        return f"{text} (their build could not be configured)"
+    return text
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"

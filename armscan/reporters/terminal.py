@@ -9,7 +9,7 @@ from rich.text import Text
 from armscan.model import PRODUCT, Finding, ScanResult, Severity
 from armscan.plan import build_plan, describe_total
 from armscan.reporters.escape import terminal
-from armscan.reporters.summary import summarize
+from armscan.reporters.summary import describe_compile, summarize
 
 SEVERITY_STYLE = {
     Severity.BLOCKER: "bold white on red",
@@ -102,6 +102,8 @@ def render(result: ScanResult, console: Console, *, threshold: Severity | None, 
     table.add_row("Native binaries", f"{summary['artifacts']} ({machines})")
     table.add_row("Files", f"{result.stats.files_seen} seen, {result.stats.source_files_scanned} source files "
                            f"checked, {result.stats.duration_seconds:.2f} s")
+    if result.compile is not None:
+        table.add_row("Compile proof", describe_compile(result.compile))
     suppressed = [f for f in result.findings if f.suppressed is not None]
     if suppressed:
         baseline = sum(1 for f in suppressed if f.suppressed == "baseline")

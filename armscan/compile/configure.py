@@ -1,0 +1,47 @@
+"""The aarch64 compile commands of a project armscan configures itself in a scratch folder: CMake, Meson,
+autotools or a Makefile's dry run, in that order of preference when several are at the top of the tree. The
+user's tree is never written to: steps that write into their source tree work on a copy of it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from armscan.compile.autotools import autotools_commands, is_autotools
+from armscan.compile.cmake import cmake_commands
+from armscan.compile.commands import CompileSetupError, Generated
+from armscan.compile.dryrun import dry_run
+from armscan.compile.meson import has_wraps, meson_commands
+from armscan.compile.toolchain import Toolchain
+from armscan.compile.treecopy import copy_tree
+
+MAKEFILES = ("GNUmakefile", "makefile", "Makefile")
+
+
+def generate(root: Path, toolchain: Toolchain, scratch: Path) -> Generated:
+    """Configure the project at root for aarch64 in `scratch`."""
+    root = Path(os.path.abspath(root))  # the steps run in other folders
+    scratch.mkdir(parents=True, exist_ok=True)
+    if (root / "CMakeLists.txt").is_file():
+        return Generated(cmake_commands(root, toolchain, scratch), "CMake, configured for aarch64")
+    if (root / "meson.build").is_file():
+        return _meson(root, toolchain, scratch)
+    if is_autotools(root):
+        return autotools_commands(root, toolchain, scratch)
+    if any((root / name).is_file() for name in MAKEFILES):
+        # make -n still runs $(shell ...) calls and recursive makes, and Makefiles' probes write beside them
+        copy = copy_tree(root, scratch / "tree", "make -n (it runs the Makefile's $(shell ...) calls)")
+        commands = dry_run(Path(copy.copy), toolchain, (f"CC={toolchain.cc}", f"CXX={toolchain.cxx}"))
+        return Generated(copy.in_users_tree(commands),
+                         "the Makefile's dry run (make -n) with the aarch64 compilers, on a copy of the tree", copy)
+    raise CompileSetupError("no CMakeLists.txt, meson.build, configure script or Makefile at the top of the tree: "
+                            "give a compile_commands.json with --compile-commands")
+
+
+def _meson(root: Path, toolchain: Toolchain, scratch: Path) -> Generated:
+    how = "Meson, set up for aarch64 with a cross file"
+    if not has_wraps(root):
+        return Generated(meson_commands(root, toolchain, scratch), how)
+    copy = copy_tree(root, scratch / "tree", "Meson (it unpacks wraps into the tree)")
+    commands = meson_commands(Path(copy.copy), toolchain, scratch)
+    return Generated(copy.in_users_tree(commands), f"{how}, on a copy of the tree", copy)
