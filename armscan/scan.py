@@ -203,6 +203,8 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         else:
             complete = _run_pool(entries, ruleset, options, jobs, merge, progress, errors, configured_off)
         merge.findings = apply_x86_only_sources(merge.findings, ruleset)
+        # before the compile proof, which has the last word on what the aarch64 build compiles
+        merge.findings = includegraph.rejudge(entries, merge.findings, ruleset, merge.includes)
         complete = _python(entries, ruleset, options.python, merge, errors) and complete
         merge.findings.extend(classifier_jar_findings([e.display for e in entries], ruleset))
         docker = docker_phase.run(entries, ruleset, options.registry)
@@ -222,7 +224,6 @@ def scan_paths(inputs: Sequence[tuple[str, str]], ruleset: RuleSet, options: Sca
         if options.targets is not None:
             merge.findings.extend(check_targets(merge.artifacts, ruleset, options.targets))
             merge.targets.update(options.targets.describe())
-        merge.findings = includegraph.rejudge(entries, merge.findings, ruleset, merge.includes)
         merge.findings = apply_inline(merge.findings, {e.display: (e.path, e.root) for e in entries})
         if options.scopes:
             # one pass over the merged findings: they come from many analyzers, the scope from the path alone
