@@ -360,3 +360,31 @@ def test_tree_copy_is_bounded_leaves_out_vcs_and_outward_links(tmp_path: Path, m
                                                 r"or 512 MiB, VCS folders left out\): give its compile_commands.json "
                                                 r"with --compile-commands$"):
         treecopy.copy_tree(tree, tmp_path / "scratch2" / "tree", "autoreconf")
+
+
+def test_the_one_build_below_a_tree_without_one_at_its_top_is_configured(tmp_path: Path) -> None:
+    tree = tmp_path / "proj"
+    (tree / "c").mkdir(parents=True)
+    (tree / "tests").mkdir()
+    (tree / "README.md").write_text("A Rust crate at the top; its C library's build lives in c/.\n")
+    (tree / "tests" / "Makefile").write_text("all:\n\t$(CC) -c check.c\n")  # a test folder's is not the project's
+    (tree / "c" / "CMakeLists.txt").write_text("cmake_minimum_required(VERSION 3.13)\nproject(lib C)\n"
+                                               "add_library(lib codec.c)\n")
+    (tree / "c" / "codec.c").write_text(INTRINSICS)
+    code, doc, stderr = scan_unchanged(tree)
+    assert code == 1, stderr
+    assert [(r, p, line) for r, _, p, line, _ in found(doc, tree) if r.startswith("ARM-COMPILE-")] == [
+        ("ARM-COMPILE-ERROR", "c/codec.c", 1)]
+    assert doc["compile"]["builds"] == [f"{tree}: CMake, configured for aarch64, in c/"]
+
+
+def test_several_builds_below_and_none_at_the_top_say_which(tmp_path: Path) -> None:
+    tree = tmp_path / "proj"
+    for name in ("lib", "cli"):
+        (tree / name).mkdir(parents=True)
+        (tree / name / "Makefile").write_text("all:\n\t$(CC) -c a.c\n")
+        (tree / name / "a.c").write_text(PORTABLE)
+    code, doc, _ = compile_scan(tree)
+    assert code == 3 and doc["errors"] == [
+        f"--compile: {tree}: no build at the top of the tree, and several below it (cli/, lib/): scan the one to "
+        "check, or give a compile_commands.json with --compile-commands; its files were not compile-checked"]

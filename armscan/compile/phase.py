@@ -6,6 +6,7 @@ not build) are x86 paths that build does not take, and are lowered to that."""
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Sequence
@@ -22,6 +23,8 @@ from armscan.model import CompileSummary, Finding, Location, PortStatus, Severit
 from armscan.rules_engine.loader import Rule, RuleSet
 from armscan.sources.confined import inside
 from armscan.sources.tree import FileEntry
+
+logger = logging.getLogger(__name__)
 
 _UNITS = (".c", ".cc", ".cpp", ".cxx", ".c++", ".C", ".m", ".mm")
 
@@ -93,6 +96,11 @@ def _plan(inputs: Sequence[tuple[str, str]], toolchain: Toolchain, options: Comp
                 commands, how, copy = generated.commands, generated.how, generated.copy
         except CompileSetupError as e:
             outcome.errors.append(f"--compile: {display}: {e}; its files were not compile-checked")
+            continue
+        except Exception as e:  # a bug in configuring must not sink the static results
+            logger.debug("configuring %s failed", display, exc_info=True)
+            outcome.errors.append(f"--compile: {display}: configuring it for aarch64 failed ({type(e).__name__}: "
+                                  f"{e}); its files were not compile-checked")
             continue
         real_root = os.path.realpath(root)
         plan.configured.append(real_root)
