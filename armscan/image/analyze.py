@@ -206,7 +206,7 @@ def _folders(paths: set[str]) -> dict[str, list[str]]:
 
 def _content_findings(label: str, record: ImageRecord, config: ImageConfig, artifacts: list[Artifact],
                       collected: Collected, ruleset: RuleSet, outcome: _Outcome) -> ImageRecord:
-    owners = inventory.package_owners(collected.files, collected.paths)
+    owners = inventory.package_owners(collected.files, collected.paths, collected.links)
     # a counterpart is an arm64 binary the image holds, not any file of that name
     folders = _folders({a.path.split("!/", 1)[-1] for a in artifacts if "aarch64" in a.machines})
     foreign = sorted((a for a in artifacts if _not_arm(a) and "!" not in a.path.split("!/", 1)[-1]

@@ -43,6 +43,7 @@ class Collected:
     skipped: list[Skipped] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)  # small metadata files, by path
     paths: set[str] = field(default_factory=set)  # every visible regular file
+    links: dict[str, str] = field(default_factory=dict)  # every visible symbolic link: path -> target
     errors: list[str] = field(default_factory=list)
     layers: int = 0
     compressed_bytes: int = 0
@@ -95,6 +96,8 @@ def collect(source: BlobSource, layers: tuple[Descriptor, ...], label: str, rule
         out.skipped.extend(layer.skipped)
         out.files.update(kept)
         out.paths.update(paths)
+        for path, target in stats.links.items():
+            out.links.setdefault(path, target)  # an upper layer's link hides a lower one's
     return out
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -93,11 +94,53 @@ def _stanzas(text: str) -> list[dict[str, str]]:
     return found
 
 
-def package_owners(files: dict[str, bytes], paths: set[str] | None = None) -> dict[str, str]:
+_MAX_HOPS = 40  # symbolic links followed for one path, as the kernel does
+
+
+def resolve_folders(path: str, links: Mapping[str, str]) -> str:
+    """The path with its folders resolved through the image's own symbolic links (`bin/bash` is `usr/bin/bash`
+    where `bin -> usr/bin`, as on every usr-merged Debian and Ubuntu); the last name is left as it is."""
+    if not links:
+        return path
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    done: list[str] = []
+    hops = 0
+    while len(parts) > 1:
+        head = parts.pop(0)
+        candidate = "/".join((*done, head))
+        target = links.get(candidate)
+        if target is None or hops >= _MAX_HOPS:
+            done.append(head)
+            continue
+        hops += 1
+        base = [] if target.startswith("/") else done
+        resolved: list[str] = list(base)
+        for part in target.split("/"):
+            if part == "..":
+                if resolved:
+                    resolved.pop()
+            elif part not in ("", "."):
+                resolved.append(part)
+        done, parts = [], [*resolved, *parts]  # the target may itself go through links
+    return "/".join((*done, *parts))
+
+
+def package_owners(files: dict[str, bytes], paths: set[str] | None = None,
+                   links: Mapping[str, str] | None = None) -> dict[str, str]:
     """Path inside the image (no leading slash) -> "deb:name version (arch)" (apk:, rpm:) of its package.
 
-    An RPM Berkeley DB database is not read: files in system folders then count as the OS's, unnamed.
+    The packages' file lists name paths as installed (`/bin/bash`); each is also recorded as it is stored once
+    the image's folder links are followed (`usr/bin/bash`). An RPM Berkeley DB database is not read: files in
+    system folders then count as the OS's, unnamed.
     """
+    owners = _owners(files, paths)
+    if links:
+        for path, owner in list(owners.items()):
+            owners.setdefault(resolve_folders(path, links), owner)
+    return owners
+
+
+def _owners(files: dict[str, bytes], paths: set[str] | None) -> dict[str, str]:
     owners: dict[str, str] = {}
     if RPM_SQLITE in files:
         from armscan.image.rpmdb import RpmDbError

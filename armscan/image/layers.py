@@ -202,11 +202,15 @@ class LayerFile:
     stream: BinaryIO  # valid until the next file is asked for
 
 
+MAX_LINKS = 200_000  # symbolic links recorded for one image
+
+
 @dataclass
 class LayerStats:
     entries: int = 0
     escaping: list[str] = field(default_factory=list)  # entries with `..`: never followed
     compressed_bytes: int = 0
+    links: dict[str, str] = field(default_factory=dict)  # visible symbolic links: path -> target, as written
 
 
 def read_layer(blob: BinaryIO, digest: str | None, size: int | None, hidden: Hidden,
@@ -236,6 +240,8 @@ def read_layer(blob: BinaryIO, digest: str | None, size: int | None, hidden: Hid
                 if not path or hidden.hides(path):
                     continue
                 seen.add(path)
+                if member.issym() and len(stats.links) < MAX_LINKS:
+                    stats.links[path] = member.linkname[:4096]
                 if member.isfile():
                     extracted = archive.extractfile(member)
                     if extracted is not None:

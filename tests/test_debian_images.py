@@ -1,0 +1,111 @@
+"""Images made from Debian's own packages: a bookworm root file system built by mmdebstrap (cached between
+runs), turned into OCI images by umoci, with a hand-copied binary planted in a layer of its own.
+
+Debian 12 is usr-merged: dpkg's file lists say `/bin/bash`, the layer holds `usr/bin/bash` behind `bin -> usr/bin`.
+Every binary dpkg owns is the OS's; only the planted one was added by hand.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.registry import ensure_tools
+
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "armscan-tests"
+ROOTFS = CACHE / "debian-bookworm-minbase.tar"
+
+
+@pytest.fixture(scope="module")
+def debian_rootfs() -> Path:
+    ensure_tools("mmdebstrap", "umoci", "fakechroot", "fakeroot",
+                 packages=("mmdebstrap", "umoci", "fakechroot", "fakeroot", "gpgv", "debian-archive-keyring"))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "rootfs.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # workers build it once between them
+        if not ROOTFS.is_file():
+            partial = ROOTFS.with_suffix(".partial")
+            done = subprocess.run(["mmdebstrap", "--variant=minbase", "--mode=fakechroot", "--format=tar",
+                                   "bookworm", str(partial)], capture_output=True, text=True, timeout=900)
+            if done.returncode != 0:
+                raise RuntimeError(f"mmdebstrap failed: {done.stderr[-800:]}")
+            partial.rename(ROOTFS)
+    return ROOTFS
+
+
+def _planted_layer(rootfs: Path, target: Path) -> None:
+    """A layer that copies one of the rootfs's x86 programs to /usr/local/bin by hand."""
+    with tarfile.open(rootfs) as source:
+        data = source.extractfile("./usr/bin/true")
+        assert data is not None
+        body = data.read()
+    with tarfile.open(target, "w") as layer:
+        info = tarfile.TarInfo("usr/local/bin/vendor-tool")
+        info.size, info.mode = len(body), 0o755
+        layer.addfile(info, io.BytesIO(body))
+
+
+def _image(tmp_path: Path, rootfs: Path, *, planted: bool) -> str:
+    layout = tmp_path / "layout"
+    shutil.rmtree(layout, ignore_errors=True)
+    steps = [["umoci", "init", "--layout", str(layout)], ["umoci", "new", "--image", f"{layout}:12"],
+             ["umoci", "raw", "add-layer", "--image", f"{layout}:12", str(rootfs)]]
+    if planted:
+        _planted_layer(rootfs, tmp_path / "planted.tar")
+        steps.append(["umoci", "raw", "add-layer", "--image", f"{layout}:12", str(tmp_path / "planted.tar")])
+    steps.append(["umoci", "config", "--image", f"{layout}:12", "--os", "linux", "--architecture", "amd64"])
+    for step in steps:
+        subprocess.run(step, check=True, capture_output=True)
+    return f"oci:{layout}:12"
+
+
+def _findings(reference: str) -> list[tuple[str, str, str]]:
+    done = run_cli("image", reference, "--offline", "--no-index", "-q", "--json", "-")
+    assert done.returncode == 1, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["complete"] is True, doc["errors"]
+    return sorted((f["rule_id"], f["severity"], f["message"]) for f in doc["findings"])
+
+
+def test_a_plain_debian_image_has_no_binary_added_by_hand(tmp_path: Path, debian_rootfs: Path) -> None:
+    found = _findings(_image(tmp_path, debian_rootfs, planted=False))
+    assert [(rule, severity) for rule, severity, _ in found] == [
+        ("ARM-IMG-NO-ARM64", "high"), ("ARM-IMG-OS-PACKAGES-X86", "info")]
+    packages = next(message for rule, _, message in found if rule == "ARM-IMG-OS-PACKAGES-X86")
+    assert re.search(r": \d{3,} x86 binaries come from \d{2,} OS packages \(apt 2\.6\.\d+ \(amd64\), ", packages)
+    assert "bash 5.2" in packages and "coreutils 9.1" in packages and "dpkg 1.21" in packages
+
+
+def test_only_the_planted_binary_is_added_by_hand(tmp_path: Path, debian_rootfs: Path) -> None:
+    found = _findings(_image(tmp_path, debian_rootfs, planted=True))
+    added = [message for rule, _, message in found if rule == "ARM-IMG-BINARY-ADDED"]
+    assert len(added) == 1 and added[0].startswith("/usr/local/bin/vendor-tool: x86 ELF"), added
+    assert [(rule, severity) for rule, severity, _ in found] == [
+        ("ARM-IMG-BINARY-ADDED", "blocker"), ("ARM-IMG-NO-ARM64", "high"), ("ARM-IMG-OS-PACKAGES-X86", "info")]
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("bin/bash", "usr/bin/bash"),  # bin -> usr/bin
+    ("lib64/ld-linux-x86-64.so.2", "usr/lib64/ld-linux-x86-64.so.2"),  # lib64 -> /usr/lib64 (absolute)
+    ("lib/x86_64-linux-gnu/libc.so.6", "usr/lib/x86_64-linux-gnu/libc.so.6"),
+    ("opt/app/lib/x.so", "srv/app-1.2/lib/x.so"),  # opt/app -> ../srv/current -> app-1.2: links through links
+    ("bin", "bin"),  # the last name is not followed
+    ("loop/a/x", "loop/a/x"),  # a loop ends after a bounded number of hops
+    ("usr/bin/bash", "usr/bin/bash"),
+])
+def test_folders_resolve_through_the_images_own_links(path: str, expected: str) -> None:
+    from armscan.image.inventory import resolve_folders
+
+    links = {"bin": "usr/bin", "lib64": "/usr/lib64", "lib": "usr/lib", "opt/app": "../srv/current",
+             "srv/current": "app-1.2", "loop/a": "b", "loop/b": "a"}
+    assert resolve_folders(path, links) == expected
