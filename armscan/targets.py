@@ -37,6 +37,11 @@ class System:
     libc: str
     libc_version: tuple[int, int] | None
     page_size: int
+    libc_owner: str = ""  # where the C library comes from, when not the system itself (an image's own OS)
+
+    @property
+    def libc_name(self) -> str:
+        return self.libc_owner or self.name
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,13 @@ class Targets:
 
     def describe(self) -> tuple[str, ...]:
         return (*(f"{c.name}" for c in self.cpus), self.system.name)
+
+    def with_own_libc(self, owner: str, libc: str, version: tuple[int, int] | None) -> Targets:
+        """The targets for an image, whose binaries load its own C library: the kernel (page size) is still the
+        system's."""
+        if version is None and libc == self.system.libc:
+            return self
+        return replace(self, system=replace(self.system, libc=libc, libc_version=version, libc_owner=owner))
 
 
 @lru_cache(maxsize=1)
@@ -129,14 +141,14 @@ def check(artifacts: list[Artifact] | tuple[Artifact, ...], ruleset: RuleSet, ta
             findings += _finding(ruleset, "upx", artifact, detail, "UPX!")
         interpreter = (details.interpreter or "") if details else ""
         if system.libc == "glibc" and "ld-musl" in interpreter:
-            findings += _finding(ruleset, "libc", artifact, f"built for musl ({interpreter}), but {system.name} "
+            findings += _finding(ruleset, "libc", artifact, f"built for musl ({interpreter}), but {system.libc_name} "
                                                             "uses glibc: it does not start there.", interpreter)
         elif system.libc == "musl" and "ld-linux" in interpreter:
-            findings += _finding(ruleset, "libc", artifact, f"built for glibc ({interpreter}), but {system.name} "
+            findings += _finding(ruleset, "libc", artifact, f"built for glibc ({interpreter}), but {system.libc_name} "
                                                             "uses musl: it does not start there.", interpreter)
         needed = _pair(details.max_glibc) if details and details.max_glibc else None
         if system.libc == "glibc" and needed and system.libc_version and needed > system.libc_version:
-            detail = (f"needs GLIBC_{details.max_glibc if details else ''} symbols, and {system.name} has glibc "
+            detail = (f"needs GLIBC_{details.max_glibc if details else ''} symbols, and {system.libc_name} has glibc "
                       f"{system.libc_version[0]}.{system.libc_version[1]}: it fails with \"version not found\".")
             findings += _finding(ruleset, "glibc", artifact, detail, f"GLIBC_{details.max_glibc if details else ''}")
     return findings

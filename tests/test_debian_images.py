@@ -109,3 +109,32 @@ def test_folders_resolve_through_the_images_own_links(path: str, expected: str) 
     links = {"bin": "usr/bin", "lib64": "/usr/lib64", "lib": "usr/lib", "opt/app": "../srv/current",
              "srv/current": "app-1.2", "loop/a": "b", "loop/b": "a"}
     assert resolve_folders(path, links) == expected
+
+
+ARC4RANDOM = "#include <stdlib.h>\nint main(void) { return (int)(arc4random() & 1); }\n"  # GLIBC_2.36
+
+
+@pytest.mark.parametrize(("os_release", "expected"), [
+    (b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n', []),
+    (b'NAME="Amazon Linux"\nVERSION_ID="2023"\nID="amzn"\nPRETTY_NAME="Amazon Linux 2023"\n',
+     ["needs GLIBC_2.36 symbols, and the image's Amazon Linux 2023 (glibc 2.34) has glibc 2.34"]),
+])
+def test_an_images_binaries_are_judged_by_its_own_c_library(tmp_path: Path, os_release: bytes,
+                                                              expected: list[str]) -> None:
+    from fixtures.images.build import Layout, tar_bytes
+
+    ensure_tools("aarch64-linux-gnu-gcc", packages=("gcc-aarch64-linux-gnu",))
+    (tmp_path / "app.c").write_text(ARC4RANDOM)
+    subprocess.run(["aarch64-linux-gnu-gcc", "-O2", "-o", str(tmp_path / "app"), str(tmp_path / "app.c")],
+                   check=True, capture_output=True)
+    layout = Layout(tmp_path / "layout")
+    image = layout.image("arm64", [tar_bytes({"etc/os-release": os_release,
+                                              "usr/local/bin/app": (tmp_path / "app").read_bytes()})])
+    layout.tag(image, "1")
+    layout.write_index()
+    # the host the image runs on is Amazon Linux 2023 (glibc 2.34); the binary loads the image's own glibc
+    done = run_cli("image", f"oci:{tmp_path / 'layout'}:1", "--os", "al2023", "--target", "graviton2",
+                   "--offline", "--no-index", "-q", "--json", "-")
+    doc = json.loads(done.stdout)
+    glibc = [f["message"] for f in doc["findings"] if f["rule_id"] == "ARM-TARGET-GLIBC"]
+    assert [m.split(": it fails")[0].replace(f"oci:{tmp_path / 'layout'}:1!", "") for m in glibc] == expected

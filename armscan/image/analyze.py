@@ -123,7 +123,9 @@ def analyze_image(label: str, source: ImageSource, opener: SourceOpener | None, 
         artifacts = _python_packages(label, collected, os_info, ruleset, options, outcome)
         record = _content_findings(label, record, config, artifacts, collected, ruleset, outcome)
         if options.targets is not None and record.arm64 == "yes":
-            outcome.findings.extend(check_targets(artifacts, ruleset, options.targets))
+            own = options.targets.with_own_libc(f"the image's {os_info.describe()}", os_info.libc,
+                                                os_info.libc_version)
+            outcome.findings.extend(check_targets(artifacts, ruleset, own))
             outcome.targets.update(options.targets.describe())
         check = (suggest_tag(source, _tag_of(source)) if record.arm64 == "no" and not options.offline
                  else None)
