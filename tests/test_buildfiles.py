@@ -344,3 +344,9 @@ def test_objects_listed_by_bare_name_on_continued_lines_under_an_option_at_its_d
     assert {(f.rule_id, f.location.line, f.location.match) for f in result.findings
             if f.rule_id == "ARM-BUILD-X86-ONLY-SOURCE"} == {("ARM-BUILD-X86-ONLY-SOURCE", 6, "avx512.o")}
     assert all(f.status is PortStatus.PORTED for f in result.findings if f.location.path == "src/avx512.c")
+
+
+def test_cmake_x86_switches_set_elsewhere_are_off_and_other_unknowns_stay_unknown() -> None:
+    text = ("if(OPUS_X86_MAY_HAVE_AVX2)\n  add_compile_options(-mavx2)\nendif()\n"
+            "if(ENABLE_FAST_PATH)\n  add_compile_options(-mavx2)\nendif()\n")
+    assert _off(text) == [2]

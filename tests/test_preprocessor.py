@@ -224,3 +224,45 @@ def test_findings_say_which_way_aarch64_goes(tmp_path: Path) -> None:
 ])
 def test_language_and_names_the_build_sets(language: str | None, expression: str, expected: int | None) -> None:
     assert Evaluator(lambda name: _ABSENT, language).value(expression) == expected
+
+
+SSE_LINE = "static int f(void) { return _mm_cvtsi128_si32(_mm_setzero_si128()); }\n"
+
+
+def _states(tree: Path, path: str) -> list[tuple[Severity, PortStatus]]:
+    return sorted({(f.severity, f.status) for f in scan(tree, display="").findings
+                   if f.location.path == path and f.rule_id.startswith("ARM-C-INTRIN")}, key=str)
+
+
+def test_a_project_macro_defined_only_on_x86_in_a_header_included_by_angle_brackets(tmp_path: Path) -> None:
+    (tmp_path / "include/proj").mkdir(parents=True)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "include/proj/portability.h").write_text(
+        "#if defined(__riscv)\n#define PROJ_IS_RISCV 1\n#elif defined(__x86_64__) || defined(_M_X64)\n"
+        "#define PROJ_IS_X64 1\n#endif\n#define PROJ_FAST 1\n")
+    (tmp_path / "src/bitset.c").write_text("#include <stdint.h>\n#include <proj/portability.h>\n"
+                                           "#if PROJ_IS_X64\n#include <emmintrin.h>\n" + SSE_LINE + "#endif\n")
+    (tmp_path / "src/always.c").write_text("#include <proj/portability.h>\n#if PROJ_FAST\n#include <emmintrin.h>\n"
+                                           + SSE_LINE + "#endif\n")
+    assert _states(tmp_path, "src/bitset.c") == [(Severity.LOW, PortStatus.FALLBACK)]
+    assert _states(tmp_path, "src/always.c") == [(Severity.BLOCKER, PortStatus.UNPORTED)]
+
+
+@pytest.mark.parametrize("switch", ["LTC_AES_NI", "HAVE_GCC_GET_CPUID", "T1HA_IA32_AESNI", "USE_BMI2"])
+def test_macros_named_for_x86_features_are_switches_the_aarch64_build_leaves_off(tmp_path: Path, switch: str) -> None:
+    (tmp_path / "aes.c").write_text(f"#if defined({switch})\n#include <wmmintrin.h>\n{SSE_LINE}#endif\n")
+    assert _states(tmp_path, "aes.c") == [(Severity.LOW, PortStatus.FALLBACK)]
+
+
+def test_a_macro_that_merely_contains_bmi_is_no_switch(tmp_path: Path) -> None:
+    (tmp_path / "submit.c").write_text(f"#if defined(HAVE_SUBMIT)\n#include <emmintrin.h>\n{SSE_LINE}#endif\n")
+    assert _states(tmp_path, "submit.c") == [(Severity.BLOCKER, PortStatus.UNPORTED)]
+
+
+def test_an_x86_source_folder_beside_an_arm_one_is_the_x86_variant(tmp_path: Path) -> None:
+    (tmp_path / "celt/x86").mkdir(parents=True)
+    (tmp_path / "celt/x86/vq_sse2.c").write_text("#include <emmintrin.h>\n" + SSE_LINE)
+    assert _states(tmp_path, "celt/x86/vq_sse2.c") == [(Severity.BLOCKER, PortStatus.UNPORTED)]
+    (tmp_path / "celt/arm").mkdir()
+    (tmp_path / "celt/arm/pitch_neon_intr.c").write_text("#include <arm_neon.h>\n")
+    assert _states(tmp_path, "celt/x86/vq_sse2.c") == [(Severity.INFO, PortStatus.PORTED)]

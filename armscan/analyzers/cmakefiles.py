@@ -27,6 +27,8 @@ _MAX_ARGS_CHARS = 1 << 16
 _MAX_TOKENS = 4096
 _MAX_DEPTH = 64
 _ARM_NAMES = ("aarch64", "arm64", "ARM64", "AArch64", "armv8", "arm")
+# A variable named for an x86 feature that this file does not set: off on aarch64, like make's (see makefiles.py)
+_X86_SWITCH = re.compile(r"(?i)sse|avx|x86|x64|amd64|i386|mmx|bmi|fma|aesni|pclmul")
 _FALSE = frozenset({"0", "OFF", "NO", "FALSE", "N", "IGNORE", "NOTFOUND", ""})
 _TRUE = frozenset({"1", "ON", "YES", "TRUE", "Y"})
 _UNARY = frozenset({"EXISTS", "COMMAND", "DEFINED", "TARGET", "POLICY", "TEST", "IS_DIRECTORY", "IS_ABSOLUTE",
@@ -392,7 +394,9 @@ class _Condition:
         if word in self.vars:
             found = self.vars[word]
             return None if found is None else _truth(found)
-        return False if word in self.only_x86 else None
+        if word in self.only_x86 or (re.fullmatch(r"\w+", word) and _X86_SWITCH.search(word)):
+            return False  # set only on x86 here, or an x86 switch set elsewhere (OPUS_X86_MAY_HAVE_AVX2): off
+        return None
 
 
 class _TooDeep(Exception):

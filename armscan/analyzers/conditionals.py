@@ -40,7 +40,8 @@ ARM_MACROS = re.compile(
 ARM_INCLUDE = re.compile(r"#[ \t]*include[ \t]*[<\"](?:arm_neon|arm_sve|arm_acle|sse2neon|simde/)")
 _COMMENT = re.compile(r"/\*(?:.*?\*/|.*)|//.*")  # an unclosed comment runs to the end: one pass on any line
 # Names that mark a conditional as a SIMD/x86 switch even without a predefined macro (HAVE_SSE2, USE_AVX).
-X86_SWITCH = re.compile(r"(?i)sse|avx|x86|x64|amd64|i386|simd|intrin|mmx")
+X86_SWITCH = re.compile(r"(?i)sse|avx|x86|x64|amd64|i386|simd|intrin|mmx|cpuid|aes_?ni|pclmul|ia32|rdrand|rdseed"
+                        r"|(?<![a-z])(?:bmi2?|popcnt|lzcnt)(?![a-z])")
 # Other architectures, whose SIMD code (PowerPC VSX, LoongArch LSX emulating __m128i) is not x86 code.
 FOREIGN_MACROS = re.compile(
     r"_(?<![\w]_)(?:_powerpc\w*|_ppc\w*|_PPC\w*|_POWERPC__|_ALTIVEC__|_VSX__|_loongarch\w*|_mips\w*|_MIPS\w*"
@@ -48,6 +49,7 @@ FOREIGN_MACROS = re.compile(
 )
 _DEFINE = re.compile(r"\s*+([A-Za-z_]\w*+)(\(?)\s*+(.*)", re.DOTALL)
 _QUOTED = re.compile(r'\s*"([^"\n]{1,512})"')
+_ANGLED = re.compile(r"\s*<([^>\n]{1,512})>")  # <roaring/portability.h>: the project's own, when the tree has it
 
 
 @dataclass
@@ -129,6 +131,10 @@ class Conditionals:
             elif word in ("define", "undef", "include"):
                 if compiled is not False:
                     self._directive(word, _COMMENT.sub("", raw), compiled, previous, stack)
+                elif word == "define" and (defined := _DEFINE.match(raw)) is not None:
+                    # defined only where aarch64 does not compile (`#elif defined(__x86_64__)` / `#define IS_X64`):
+                    # not defined there, unless the file defines it elsewhere
+                    self.macros.setdefault(defined.group(1), UNDEFINED)
             elif not stack:
                 self.unbalanced = True
             elif word == "endif":
@@ -168,9 +174,9 @@ class Conditionals:
                    stack: list[Chain]) -> None:
         """A #define, #undef or #include on a line aarch64 compiles (True) or may compile (None)."""
         if word == "include":
-            quoted = _QUOTED.match(body)
-            if quoted and self._headers:
-                self._pending.append((quoted.group(1), compiled))
+            named = _QUOTED.match(body) or _ANGLED.match(body)
+            if named and self._headers:
+                self._pending.append((named.group(1), compiled))
             return
         match = _DEFINE.match(body)
         if match is None:

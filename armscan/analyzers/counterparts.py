@@ -184,6 +184,9 @@ def has_arm_counterpart(name: str, siblings: Siblings, *, require_x86_name: bool
         if (other != name and is_arm_named(other) and base_name(other) == base
                 and usable(os.path.join(siblings.directory, other))):
             return True
+    if not binary and is_x86_named(folder) and platform_folder(f"{folder}/-") is None \
+            and any(is_arm_named(other) for other, _ in siblings.nearby_folders()):
+        return True  # per-architecture source folders (celt/x86/ beside celt/arm/): each build takes its own
     if is_x86_named(folder) or not require_x86_name:
         # linux-x64/ is not ported by darwin-arm64/ nor linux-arm/: a counterpart folder names the same OS, if the
         # folder names one, and a platform folder names a 64-bit ARM architecture

@@ -287,8 +287,8 @@ def _note(source: SourceFile, rule: Rule, start: int, state: PortStatus) -> str 
 
 def _file_context_state(source: SourceFile, rule: Rule, language: str | None = None) -> PortStatus | None:
     """The port state of every match of the rule in this file, or None when it is decided line by line."""
-    if language in buildfiles.LANGUAGES:
-        return None  # flags under a condition that is false on aarch64 are not passed there
+    if language in buildfiles.LANGUAGES:  # flags under a condition false on aarch64 are not passed there;
+        return PortStatus.PORTED if source.has_counterpart else None  # arch/x86/Makefile.in is x86's own
     if rule.context == "rust-cfg":
         return PortStatus.FALLBACK if source.is_rust_x86_variant else None
     if rule.context != "c-preprocessor":
