@@ -12,6 +12,7 @@ import pytest
 from armscan.analyzers.buildfiles import Blocks
 from armscan.analyzers.cmakefiles import interpret as cmake
 from armscan.analyzers.makefiles import interpret as make
+from armscan.analyzers.mesonfiles import interpret as meson
 from armscan.analyzers.text import LineIndex
 from armscan.model import PortStatus, Severity, SkipReason
 from armscan.plan import build_plan
@@ -24,7 +25,8 @@ AVX2_CODEC = ("#include <immintrin.h>\n"
 def _blocks(text: str, name: str) -> Blocks:
     lines = LineIndex(text)
     blocks = Blocks(text, lines.line_count)
-    (cmake if name.endswith(("CMakeLists.txt", ".cmake")) else make)(text, lines, name, blocks)
+    interpret = cmake if name.endswith(("CMakeLists.txt", ".cmake")) else meson if name == "meson.build" else make
+    interpret(text, lines, name, blocks)
     return blocks
 
 
@@ -350,3 +352,37 @@ def test_cmake_x86_switches_set_elsewhere_are_off_and_other_unknowns_stay_unknow
     text = ("if(OPUS_X86_MAY_HAVE_AVX2)\n  add_compile_options(-mavx2)\nendif()\n"
             "if(ENABLE_FAST_PATH)\n  add_compile_options(-mavx2)\nendif()\n")
     assert _off(text) == [2]
+
+
+@pytest.mark.parametrize(("condition", "off"), [
+    ("host_machine.cpu_family() == 'x86_64'", True),
+    ("target_machine.cpu_family().startswith('x86')", True),
+    ("host_machine.cpu_family() in ['x86', 'x86_64']", True),
+    ("host_machine.cpu_family() not in ['x86', 'x86_64']", False),
+    ("host_machine.cpu_family() == 'aarch64'", False),
+    ("cpu == 'x86_64' and get_option('simd')", True),
+    ("cc.get_id() == 'msvc'", True),
+    ("cc.get_id() == 'gcc'", False),  # unknown: GCC or Clang
+    ("get_option('avx2')", False),  # unknown: an option set elsewhere
+    ("not (host_machine.system() == 'linux')", True),
+])
+def test_meson_conditions_as_aarch64_sees_them(condition: str, off: bool) -> None:
+    text = f"cpu = host_machine.cpu_family()\nif {condition}\n  args += ['-mavx2']\nendif\n"
+    assert _off(text, "meson.build") == ([3] if off else [])
+
+
+def test_meson_project_whose_x86_sources_only_x86_builds_compile_is_ready(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "meson.build": "project('h', 'c')\nsrc = files('src/hash.c')\n"
+                       "if target_machine.cpu_family().startswith('x86')\n"
+                       "  lib = static_library('aes', 'src/hash_aes.c', c_args: ['-maes', '-mavx2'])\n"
+                       "endif\nlibrary('h', src)\n",
+        "src/hash.c": "int h(void) { return 0; }\n",
+        "src/hash_aes.c": AVX2_CODEC,
+    })
+    result = scan(tmp_path, display="")
+    assert _severe(result) == []
+    assert {(f.rule_id, f.location.path, f.location.line) for f in result.findings
+            if f.rule_id.startswith("ARM-BUILD-")} == {
+        ("ARM-BUILD-X86-ISA-FLAG", "meson.build", 4), ("ARM-BUILD-X86-ONLY-SOURCE", "meson.build", 4)}
+    assert build_plan(result).verdict == "ready"

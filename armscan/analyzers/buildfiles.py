@@ -1,8 +1,8 @@
 """Build files read as an aarch64 build would: which lines only x86 builds use, and which sources only x86
 builds compile.
 
-CMake and Make files are interpreted once, top to bottom (armscan/analyzers/cmakefiles.py,
-armscan/analyzers/makefiles.py), with what an aarch64 build knows: CMAKE_SYSTEM_PROCESSOR and `uname -m` are
+CMake, Make and Meson files are interpreted once, top to bottom (armscan/analyzers/cmakefiles.py,
+makefiles.py, mesonfiles.py), with what an aarch64 build knows: CMAKE_SYSTEM_PROCESSOR and `uname -m` are
 aarch64, a compiler probe of an x86 flag fails, an option is at its default. A flag under a condition that is
 false there is not passed on aarch64; a source listed only there is not compiled on aarch64.
 """
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from armscan.analyzers.source import Hit, SourceFile
     from armscan.rules_engine.loader import Rule, RuleSet
 
-LANGUAGES = frozenset({"cmake", "make"})
+LANGUAGES = frozenset({"cmake", "make", "meson"})
 X86_ONLY_SOURCE = "ARM-BUILD-X86-ONLY-SOURCE"
 # x86 architecture names as build files spell them: a comparison with one of them holds only on x86
 X86_NAMES = frozenset({"x86_64", "x86-64", "amd64", "x64", "x86", "i386", "i486", "i586", "i686", "i86pc", "ia32",
@@ -99,6 +99,8 @@ def _parse(source: SourceFile, language: str | None) -> Blocks | None:
         from armscan.analyzers.cmakefiles import interpret
     elif language == "make":
         from armscan.analyzers.makefiles import interpret
+    elif language == "meson":
+        from armscan.analyzers.mesonfiles import interpret
     else:
         return None
     blocks = Blocks(source.text, source.lines.line_count)
