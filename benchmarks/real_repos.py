@@ -55,6 +55,7 @@ NOT_PRODUCT_DIRS = frozenset({
     "original", "reference", "reference_impl",
     "ci", ".ci", ".github", ".circleci", ".travis", ".gitlab", ".cirrus", "appveyor",
     "doc", "docs", "contrib",
+    "cmake", "m4",  # build-system modules and the probe sources they compile at configure time
 })
 NOT_PRODUCT_FILES = frozenset({".travis.yml", "appveyor.yml", ".cirrus.yml", ".gitlab-ci.yml", "azure-pipelines.yml"})
 # File names (without extension) that mark a test, benchmark, fuzzer or example wherever it stands.

@@ -266,3 +266,25 @@ def test_an_x86_source_folder_beside_an_arm_one_is_the_x86_variant(tmp_path: Pat
     (tmp_path / "celt/arm").mkdir()
     (tmp_path / "celt/arm/pitch_neon_intr.c").write_text("#include <arm_neon.h>\n")
     assert _states(tmp_path, "celt/x86/vq_sse2.c") == [(Severity.INFO, PortStatus.PORTED)]
+
+
+def test_a_projects_own_neon_switch_is_its_arm_path(tmp_path: Path) -> None:
+    (tmp_path / "hh_buffer.h").write_text("#if HH_TARGET == HH_TARGET_NEON\n#include <arm_neon.h>\n#else\n"
+                                          "#include <emmintrin.h>\n" + SSE_LINE + "#endif\n")
+    assert _states(tmp_path, "hh_buffer.h") == [(Severity.INFO, PortStatus.PORTED)]
+
+
+def test_an_x86_only_header_included_only_under_x86_conditions_does_not_stop_the_build(tmp_path: Path) -> None:
+    (tmp_path / "vec.h").write_text('#if defined(__AVX2__)\n#include "vec_wide.h"\n#else\nint scalar;\n#endif\n')
+    (tmp_path / "vec_wide.h").write_text("#ifdef __x86_64__\n#include <immintrin.h>\n#else\n#error needs x86\n#endif\n")
+    found = {(f.rule_id, f.severity) for f in scan(tmp_path, display="").findings if f.location.path == "vec_wide.h"}
+    assert found == {("ARM-C-ARCH-ERROR", Severity.LOW), ("ARM-C-INTRIN-HEADER", Severity.INFO)}
+
+
+def test_arm_assembly_in_an_arm_folder_is_not_x86(tmp_path: Path) -> None:
+    (tmp_path / "celt/arm").mkdir(parents=True)
+    (tmp_path / "celt/arm/xcorr.s").write_text("  AREA |.text|, CODE, READONLY\n  EXPORT xcorr\nxcorr PROC\n"
+                                               "  push {r4-r6, lr}\n  mov r0, r1\n  pop {r4-r6, pc}\n  ENDP\n  END\n")
+    (tmp_path / "x86.s").write_text(".text\nf:\n  movq %rdi, %rax\n  ret\n")
+    assert {(f.rule_id, f.location.path) for f in scan(tmp_path, display="").findings} == {
+        ("ARM-ASM-X86-FILE", "x86.s")}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from armscan.analyzers.cfamily import X86_ASM_BODY
 from armscan.analyzers.conditionals import ARM_MACROS
-from armscan.analyzers.counterparts import has_arm_counterpart
+from armscan.analyzers.counterparts import has_arm_counterpart, is_arm_named
 from armscan.model import PortStatus
 
 if TYPE_CHECKING:
@@ -28,6 +29,10 @@ def x86_asm_file(source: SourceFile, rule: Rule) -> Iterator[Hit]:
     text = source.text
     if _GO_ASM.search(text):
         return  # Go assembly is judged with its package by the Go check
+    relative = os.path.relpath(source.path, source.root) if source.root else source.display
+    folder = os.path.basename(os.path.dirname(relative))
+    if is_arm_named(source.name) or (folder not in ("", ".", "..") and is_arm_named(folder)):
+        return  # ARM's own assembly (celt/arm/celt_pitch_xcorr_arm.s), whatever words it shares with x86
     first = None
     evidence = 0
     for match in _NASM.finditer(text):

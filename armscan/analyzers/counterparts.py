@@ -119,6 +119,20 @@ class Siblings:
                 result.append((entry, _list(full)))
         return tuple(result)
 
+    def arm_folder_nearby(self, levels: int = 2) -> bool:
+        """Whether a folder named for ARM sits beside this folder or beside one of its parents, `levels` up
+        (silk/float/x86/ and silk/arm/)."""
+        folder = self.directory
+        for _ in range(levels):
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                return False
+            if any(is_arm_named(entry) and os.path.isdir(os.path.join(parent, entry)) for entry in _list(parent)
+                   if os.path.join(parent, entry) != folder):
+                return True
+            folder = parent
+        return False
+
     def read_head(self, name: str, size: int = 4096) -> str:
         """The start of a regular file in this folder (never a FIFO, nor through a link out of the folder)."""
         try:
@@ -185,7 +199,7 @@ def has_arm_counterpart(name: str, siblings: Siblings, *, require_x86_name: bool
                 and usable(os.path.join(siblings.directory, other))):
             return True
     if not binary and is_x86_named(folder) and platform_folder(f"{folder}/-") is None \
-            and any(is_arm_named(other) for other, _ in siblings.nearby_folders()):
+            and siblings.arm_folder_nearby():
         return True  # per-architecture source folders (celt/x86/ beside celt/arm/): each build takes its own
     if is_x86_named(folder) or not require_x86_name:
         # linux-x64/ is not ported by darwin-arm64/ nor linux-arm/: a counterpart folder names the same OS, if the
