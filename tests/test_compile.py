@@ -174,7 +174,11 @@ def test_meson_project_set_up_with_a_cross_file(tmp_path: Path) -> None:
         "endif\nexecutable('app', sources)\n")})
     code, doc, stderr = scan_unchanged(tree)
     assert code == 1 and doc["complete"] is True, stderr
-    assert found(doc, tree) == EXPECTED
+    # meson.build lists fast_sse.c for x86 only, as CMakeLists.txt does above: ported before any compiler is asked
+    assert found(doc, tree) == sorted([
+        ("ARM-C-INTRIN-CALL", "info", "fast_sse.c", 2, "ported"), ("ARM-C-INTRIN-HEADER", "info", "fast_sse.c", 1,
+                                                                    "ported"),
+        *(e for e in EXPECTED if e[2] != "fast_sse.c" or e[0] == "ARM-COMPILE-NOT-BUILT")])
     assert doc["compile"] == {"units": 3, "failed": 1, "not_checked": 1, "not_built": 1,
                               "builds": [f"{tree}: Meson, set up for aarch64 with a cross file"]}
     # the reporters say it in the same words, and a saved result reads back with it

@@ -278,7 +278,7 @@ def test_an_x86_only_header_included_only_under_x86_conditions_does_not_stop_the
     (tmp_path / "vec.h").write_text('#if defined(__AVX2__)\n#include "vec_wide.h"\n#else\nint scalar;\n#endif\n')
     (tmp_path / "vec_wide.h").write_text("#ifdef __x86_64__\n#include <immintrin.h>\n#else\n#error needs x86\n#endif\n")
     found = {(f.rule_id, f.severity) for f in scan(tmp_path, display="").findings if f.location.path == "vec_wide.h"}
-    assert found == {("ARM-C-ARCH-ERROR", Severity.LOW), ("ARM-C-INTRIN-HEADER", Severity.INFO)}
+    assert found == {("ARM-C-ARCH-ERROR", Severity.LOW), ("ARM-C-INTRIN-HEADER", Severity.LOW)}
 
 
 def test_arm_assembly_in_an_arm_folder_is_not_x86(tmp_path: Path) -> None:
@@ -288,3 +288,11 @@ def test_arm_assembly_in_an_arm_folder_is_not_x86(tmp_path: Path) -> None:
     (tmp_path / "x86.s").write_text(".text\nf:\n  movq %rdi, %rax\n  ret\n")
     assert {(f.rule_id, f.location.path) for f in scan(tmp_path, display="").findings} == {
         ("ARM-ASM-X86-FILE", "x86.s")}
+
+
+def test_folders_above_the_scanned_tree_are_not_the_projects(tmp_path: Path) -> None:
+    (tmp_path / "arm").mkdir()
+    tree = tmp_path / "x86"
+    tree.mkdir()
+    (tree / "codec.c").write_text("#include <emmintrin.h>\n" + SSE_LINE)
+    assert _states(tree, "codec.c") == [(Severity.BLOCKER, PortStatus.UNPORTED)]

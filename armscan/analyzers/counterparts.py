@@ -104,14 +104,27 @@ def _os_family(name: str) -> str | None:
 class Siblings:
     """What lies next to a file: names in its folder and in the folders beside that folder."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, root: str | None = None) -> None:
         self.directory = os.path.dirname(path)
+        # the scanned tree: folders at or above its top are not the project's (a temporary folder's neighbours)
+        self.root = os.path.normpath(root) if root else None
 
     def names(self) -> tuple[str, ...]:
         return _list(self.directory)
 
+    def _inside(self, folder: str) -> bool:
+        """Whether a folder is the project's: strictly inside the scanned tree, when that is known."""
+        return self.root is None or folder.startswith(self.root + os.sep)
+
+    @property
+    def folder_name(self) -> str:
+        """The name of this file's folder, or "" when the folder is the top of the scanned tree (or above)."""
+        return os.path.basename(self.directory) if self._inside(self.directory) else ""
+
     def nearby_folders(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         parent = os.path.dirname(self.directory)
+        if not self._inside(self.directory):
+            return ()
         result = []
         for entry in _list(parent):
             full = os.path.join(parent, entry)
@@ -125,7 +138,7 @@ class Siblings:
         folder = self.directory
         for _ in range(levels):
             parent = os.path.dirname(folder)
-            if parent == folder:
+            if parent == folder or not self._inside(folder):
                 return False
             if any(is_arm_named(entry) and os.path.isdir(os.path.join(parent, entry)) for entry in _list(parent)
                    if os.path.join(parent, entry) != folder):
@@ -190,7 +203,7 @@ def has_arm_counterpart(name: str, siblings: Siblings, *, require_x86_name: bool
     def usable(path: str) -> bool:
         return not binary or is_aarch64_binary(path, parent)
 
-    folder = os.path.basename(siblings.directory)
+    folder = siblings.folder_name
     if require_x86_name and not (is_x86_named(name) or is_x86_named(folder)):
         return False
     base = base_name(name)

@@ -118,7 +118,7 @@ def analyze_stream(
     rest = fh.read(limits.max_text_size - len(head) + 1)
     out.bytes_read += len(rest)
     text = decode_text(head + rest)
-    source = SourceFile(fs_path or display, display, name, text, Siblings(fs_path or ""), root=fs_root)
+    source = SourceFile(fs_path or display, display, name, text, Siblings(fs_path or "", fs_root), root=fs_root)
     out.findings.extend(analyze_text(source, rules, limits.max_findings_per_rule))
     out.source_scanned = True
     if fs_path and depth == 0 and _QUOTED_INCLUDE_HINT.search(text) and any("c" in r.languages or "asm" in r.languages
