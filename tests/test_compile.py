@@ -392,3 +392,22 @@ def test_several_builds_below_and_none_at_the_top_say_which(tmp_path: Path) -> N
     assert code == 3 and doc["errors"] == [
         f"--compile: {tree}: no build at the top of the tree, and several below it (cli/, lib/): scan the one to "
         "check, or give a compile_commands.json with --compile-commands; its files were not compile-checked"]
+
+
+def test_a_header_no_clean_aarch64_unit_reads_is_an_x86_path(tmp_path: Path) -> None:
+    tree = tmp_path / "proj"
+    tree.mkdir()
+    (tree / "CMakeLists.txt").write_text("cmake_minimum_required(VERSION 3.13)\nproject(h C)\nadd_library(h hash.c)\n")
+    (tree / "hash.c").write_text('#include "vector_neon.h"\nint h(void) { return width(); }\n')
+    (tree / "vector_neon.h").write_text("static inline int width(void) { return 16; }\n")
+    (tree / "vector128.h").write_text(INTRINSICS)  # read by no unit of the aarch64 build
+    code, doc, stderr = scan_unchanged(tree)
+    assert code == 0, stderr
+    assert [(r, s, p, st) for r, s, p, _, st in found(doc, tree)] == [
+        ("ARM-C-INTRIN-CALL", "low", "vector128.h", "fallback"), ("ARM-C-INTRIN-HEADER", "low", "vector128.h", "fallback")]
+    (tree / "broken.c").write_text(INTRINSICS)  # a unit that fails: what it would have read is not known
+    (tree / "CMakeLists.txt").write_text("cmake_minimum_required(VERSION 3.13)\nproject(h C)\n"
+                                         "add_library(h hash.c broken.c)\n")
+    code, doc, _ = scan_unchanged(tree)
+    assert ("ARM-C-INTRIN-HEADER", "blocker", "vector128.h", "unported") in [
+        (r, s, p, st) for r, s, p, _, st in found(doc, tree)]
