@@ -404,7 +404,8 @@ def test_a_header_no_clean_aarch64_unit_reads_is_an_x86_path(tmp_path: Path) -> 
     code, doc, stderr = scan_unchanged(tree)
     assert code == 0, stderr
     assert [(r, s, p, st) for r, s, p, _, st in found(doc, tree)] == [
-        ("ARM-C-INTRIN-CALL", "low", "vector128.h", "fallback"), ("ARM-C-INTRIN-HEADER", "low", "vector128.h", "fallback")]
+        ("ARM-C-INTRIN-CALL", "low", "vector128.h", "fallback"),
+        ("ARM-C-INTRIN-HEADER", "low", "vector128.h", "fallback")]
     (tree / "broken.c").write_text(INTRINSICS)  # a unit that fails: what it would have read is not known
     (tree / "CMakeLists.txt").write_text("cmake_minimum_required(VERSION 3.13)\nproject(h C)\n"
                                          "add_library(h hash.c broken.c)\n")
