@@ -52,7 +52,7 @@ BaselineOption = Annotated[Path | None, typer.Option("--baseline", metavar="FILE
                                                           "(see 'armscan baseline create').")]
 ConfigOption = Annotated[Path | None, typer.Option("--config", metavar="FILE",
                                                    help="Settings file (.armscan.toml, or a pyproject.toml with "
-                                                        "[tool.armscan]); default: looked for in the scanned "
+                                                        "\\[tool.armscan]); default: looked for in the scanned "
                                                         "folder, then here.")]
 Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, max=512,
                                           help="Worker processes (default: available cores).")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -86,7 +87,7 @@ def image(
     from armscan.image.analyze import ImageOptions, analyze_image
     from armscan.image.local import SourceError
     from armscan.image.open import RegistrySettings, open_source, registry_opener
-    from armscan.image.reference import ReferenceError_, RegistryRef
+    from armscan.image.reference import LocalRef, ReferenceError_, RegistryRef
     from armscan.image.registry import RegistryError
 
     stderr = Console(stderr=True)
@@ -113,6 +114,9 @@ def image(
             parsed = parse(reference)
         except ReferenceError_ as e:
             raise UsageError(str(e)) from e
+        if isinstance(parsed, LocalRef) and parsed.transport in ("oci", "docker-archive") \
+                and not os.path.exists(parsed.path):  # as `scan` on a missing path: the user's mistake
+            raise UsageError(f"{reference}: {parsed.path}: no such {'folder' if parsed.transport == 'oci' else 'file'}")
         settings = RegistrySettings(user_pass, parsed.registry if isinstance(parsed, RegistryRef) else None,
                                     frozenset(insecure_registry or config.get("insecure-registry") or ()),
                                     registry_timeout)

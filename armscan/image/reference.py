@@ -55,8 +55,12 @@ class LocalRef:
         return f"{self.transport}:{self.path}" + (f":{self.tag}" if self.tag else "")
 
 
+TRANSPORTS = ("docker://", "oci:", "docker-archive:", "docker-daemon:")
+
+
 def parse(text: str) -> RegistryRef | LocalRef:
     text = text.strip()
+    _refuse_unknown_transport(text)
     if text.startswith("docker://"):
         text = text[len("docker://"):]
     if text.startswith("oci:"):
@@ -78,6 +82,20 @@ def parse(text: str) -> RegistryRef | LocalRef:
             raise ReferenceError_(f"{text!r}: docker-daemon: needs an image name")
         return LocalRef("docker-daemon", name)
     return parse_registry(text)
+
+
+def _refuse_unknown_transport(text: str) -> None:
+    """`oic:/images/app` or `docker-archiv:app.tar` is a mistyped transport, not a registry named `oic:`."""
+    import difflib
+
+    scheme, colon, rest = text.partition(":")
+    if not colon or not re.fullmatch(r"[a-z][a-z-]{1,30}", scheme) or f"{scheme}:" in TRANSPORTS \
+            or (scheme == "docker" and not rest.startswith("/")) or rest[:1].isdigit():  # docker:dind, a tag
+        return
+    names = [t.rstrip(":/") for t in TRANSPORTS]
+    if rest.startswith(("/", "./", "../", "~")) or difflib.get_close_matches(scheme, names, n=1, cutoff=0.7):
+        raise ReferenceError_(f"{text!r}: {scheme}: is not a transport; use one of {', '.join(TRANSPORTS)}, or a "
+                              "registry reference (host/repo:tag)")
 
 
 def parse_registry(text: str) -> RegistryRef:

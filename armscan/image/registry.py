@@ -149,6 +149,10 @@ class RegistryClient:
                     raise _timed_out(self.label, self.ref.registry, self.timeout) from None
                 reason = getattr(e, "reason", e)
                 last = f"{type(reason).__name__}: {_short(str(reason))}"
+                if url.startswith("https:") and "WRONG_VERSION_NUMBER" in str(reason):
+                    raise RegistryError(f"{self.label}: registry {self.ref.registry} answers in plain HTTP, not "
+                                        f"HTTPS: if you trust it, give --insecure-registry {self.ref.registry}") \
+                        from None
                 if is_protocol_error(e):
                     break
             if attempt < self.retries:
