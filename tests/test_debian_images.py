@@ -138,3 +138,43 @@ def test_an_images_binaries_are_judged_by_its_own_c_library(tmp_path: Path, os_r
     doc = json.loads(done.stdout)
     glibc = [f["message"] for f in doc["findings"] if f["rule_id"] == "ARM-TARGET-GLIBC"]
     assert [m.split(": it fails")[0].replace(f"oci:{tmp_path / 'layout'}:1!", "") for m in glibc] == expected
+
+
+def _hard_link_layer(binary: bytes, *, delete_target_above: bool) -> list[bytes]:
+    lower = io.BytesIO()
+    with tarfile.open(fileobj=lower, mode="w") as layer:
+        info = tarfile.TarInfo("app/build/Release/addon.node")
+        info.size, info.mode = len(binary), 0o755
+        layer.addfile(info, io.BytesIO(binary))
+        link = tarfile.TarInfo("app/lib/binding/addon.node")
+        link.type, link.linkname = tarfile.LNKTYPE, "app/build/Release/addon.node"
+        layer.addfile(link)
+    upper = io.BytesIO()
+    with tarfile.open(fileobj=upper, mode="w") as layer:
+        if delete_target_above:
+            layer.addfile(tarfile.TarInfo("app/build/Release/.wh.addon.node"))
+    return [lower.getvalue(), upper.getvalue()]
+
+
+@pytest.mark.parametrize("delete_target_above", [False, True])
+def test_a_hard_link_is_the_file_it_names(tmp_path: Path, delete_target_above: bool) -> None:
+    from fixtures.images.build import Layout
+
+    ensure_tools("aarch64-linux-gnu-gcc", packages=("gcc-aarch64-linux-gnu",))
+    (tmp_path / "addon.c").write_text("int addon(void) { return 1; }\n")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(tmp_path / "addon.node"), str(tmp_path / "addon.c")],
+                   check=True, capture_output=True)
+    layout = Layout(tmp_path / "layout")
+    image = layout.image("amd64", _hard_link_layer((tmp_path / "addon.node").read_bytes(),
+                                                   delete_target_above=delete_target_above))
+    layout.tag(image, "1")
+    layout.write_index()
+    done = run_cli("image", f"oci:{tmp_path / 'layout'}:1", "--offline", "--no-index", "-q", "--json", "-")
+    doc = json.loads(done.stdout)
+    paths = sorted(a["path"].split("!/", 1)[1] for a in doc["artifacts"])
+    skipped = [(s["path"].split("!/", 1)[-1], s["reason"]) for s in doc["skipped"] if "!/" in s["path"]]
+    if delete_target_above:  # the link keeps the deleted file's content, which this stream did not read
+        assert (paths, skipped, doc["complete"], done.returncode) == (
+            [], [("app/lib/binding/addon.node", "unreadable")], False, 3)
+    else:
+        assert paths == ["app/build/Release/addon.node", "app/lib/binding/addon.node"] and doc["complete"]

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import zlib
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Protocol
 
 from armscan.analyzers import binaries, nodenative
@@ -98,7 +98,24 @@ def collect(source: BlobSource, layers: tuple[Descriptor, ...], label: str, rule
         out.paths.update(paths)
         for path, target in stats.links.items():
             out.links.setdefault(path, target)  # an upper layer's link hides a lower one's
+        _follow_hard_links(stats.hardlinks, paths, layer.artifacts, label, out)
     return out
+
+
+def _follow_hard_links(hardlinks: dict[str, str], paths: set[str], artifacts: list[Artifact], label: str,
+                       out: Collected) -> None:
+    """A hard link is the file it names, under another path (the `.node` Node loads from lib/binding/): the
+    binary found at its target is found at the link too. A target this layer did not let be read (a later layer
+    deleted or replaced it: the link keeps the old content) is reported as not checked."""
+    by_path = {a.path.split("!/", 1)[-1]: a for a in artifacts}
+    for path, target in hardlinks.items():
+        if target in by_path:
+            out.artifacts.append(replace(by_path[target], path=f"{label}!/{path}"))
+            out.paths.add(path)
+        elif target not in paths:
+            out.skipped.append(Skipped(f"{label}!/{path}", SkipReason.UNREADABLE,
+                                       f"hard link to /{target}, which a later layer deleted or replaced: its content "
+                                       "was not read"))
 
 
 def _visit(item: LayerFile, display: str, kept: dict[str, bytes], out: Collector, ruleset: RuleSet,

@@ -211,6 +211,7 @@ class LayerStats:
     escaping: list[str] = field(default_factory=list)  # entries with `..`: never followed
     compressed_bytes: int = 0
     links: dict[str, str] = field(default_factory=dict)  # visible symbolic links: path -> target, as written
+    hardlinks: dict[str, str] = field(default_factory=dict)  # visible hard links: path -> the member it names
 
 
 def read_layer(blob: BinaryIO, digest: str | None, size: int | None, hidden: Hidden,
@@ -242,6 +243,12 @@ def read_layer(blob: BinaryIO, digest: str | None, size: int | None, hidden: Hid
                 seen.add(path)
                 if member.issym() and len(stats.links) < MAX_LINKS:
                     stats.links[path] = member.linkname[:4096]
+                elif member.islnk() and len(stats.hardlinks) < MAX_LINKS:
+                    target = clean_path(member.linkname)
+                    if target is None:
+                        stats.escaping.append(member.name[:200])
+                    else:
+                        stats.hardlinks[path] = target
                 if member.isfile():
                     extracted = archive.extractfile(member)
                     if extracted is not None:
