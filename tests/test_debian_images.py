@@ -178,3 +178,17 @@ def test_a_hard_link_is_the_file_it_names(tmp_path: Path, delete_target_above: b
             [], [("app/lib/binding/addon.node", "unreadable")], False, 3)
     else:
         assert paths == ["app/build/Release/addon.node", "app/lib/binding/addon.node"] and doc["complete"]
+
+
+def test_an_x86_only_jar_in_an_arm64_image_is_a_finding(tmp_path: Path) -> None:
+    from fixtures.images.build import BIN, Layout, tar_bytes
+
+    layout = Layout(tmp_path / "layout")
+    image = layout.image("arm64", [tar_bytes({"usr/bin/hello": (BIN / "hello-aarch64").read_bytes(),
+                                              "app/lib/native-x86only.jar": (BIN / "native-x86only.jar").read_bytes()})])
+    layout.tag(image, "1")
+    layout.write_index()
+    done = run_cli("image", f"oci:{tmp_path / 'layout'}:1", "--offline", "--no-index", "-q", "--json", "-")
+    doc = json.loads(done.stdout)
+    assert done.returncode == 1 and doc["images"][0]["arm64"] == "yes"
+    assert sorted((f["rule_id"], f["severity"]) for f in doc["findings"]) == [("ARM-BIN-ELF-X86", "blocker")]

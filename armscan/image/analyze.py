@@ -225,7 +225,9 @@ def _content_findings(label: str, record: ImageRecord, config: ImageConfig, arti
             outcome.findings.extend(_finding(ruleset, "mislabeled", label,
                                              f"{label}: the linux/arm64 image is not what it says: "
                                              f"{'; '.join(problems)}.", str(record.analyzed_platform)))
+            _packaged_findings(label, collected, ruleset, outcome)
             return replace(record, arm64="mislabeled")
+        _packaged_findings(label, collected, ruleset, outcome)
         return record
     if record.config_platform and Platform.of({"os": "linux", "architecture": "arm64"}) == config.platform:
         return record
@@ -262,13 +264,19 @@ def _content_findings(label: str, record: ImageRecord, config: ImageConfig, arti
                                          f"{label}: {count} x86 binaries come from {len(names)} OS packages "
                                          f"({shown}); an arm64 rebuild installs their arm64 builds.",
                                          f"{len(names)} packages"))
+    _packaged_findings(label, collected, ruleset, outcome)
+    return record
+
+
+def _packaged_findings(label: str, collected: Collected, ruleset: RuleSet, outcome: _Outcome) -> None:
+    """What JARs, wheels and node_modules hold: the same whatever the image's own platform (an x86-only JAR in
+    a linux/arm64 image is as much a problem as in an amd64 one)."""
     outcome.findings.extend(collected.archive_findings)
     node_found, node_unknown = nodenative.installed_findings(
         {p: data for p, data in collected.files.items() if p.endswith("/package.json")}, label, ruleset)
     outcome.findings.extend(node_found)
     outcome.skipped.extend(node_unknown)
     outcome.findings.extend(classifier_jar_findings([f"{label}!/{p}" for p in sorted(collected.paths)], ruleset))
-    return record
 
 
 def _platform_findings(label: str, record: ImageRecord, check: PlatformCheck | None, ruleset: RuleSet,
