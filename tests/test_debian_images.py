@@ -184,8 +184,9 @@ def test_an_x86_only_jar_in_an_arm64_image_is_a_finding(tmp_path: Path) -> None:
     from fixtures.images.build import BIN, Layout, tar_bytes
 
     layout = Layout(tmp_path / "layout")
-    image = layout.image("arm64", [tar_bytes({"usr/bin/hello": (BIN / "hello-aarch64").read_bytes(),
-                                              "app/lib/native-x86only.jar": (BIN / "native-x86only.jar").read_bytes()})])
+    files = {"usr/bin/hello": (BIN / "hello-aarch64").read_bytes(),
+             "app/lib/native-x86only.jar": (BIN / "native-x86only.jar").read_bytes()}
+    image = layout.image("arm64", [tar_bytes(files)])
     layout.tag(image, "1")
     layout.write_index()
     done = run_cli("image", f"oci:{tmp_path / 'layout'}:1", "--offline", "--no-index", "-q", "--json", "-")
