@@ -254,3 +254,31 @@ def test_an_entry_with_an_empty_name_is_a_malformed_member_not_a_crash(tmp_path:
     (tmp_path / "empty-name.zip").write_bytes(bytes(data))
     result = scan(tmp_path, display="")
     assert [(s.path, s.reason) for s in result.skipped] == [("empty-name.zip!", SkipReason.MALFORMED)]
+
+
+def _jar(path: Path, members: dict[str, str]) -> None:
+    with zipfile.ZipFile(path, "w") as jar:
+        jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+        for name, binary in members.items():
+            jar.write(BIN / binary, name)
+
+
+def test_a_jar_with_its_linux_aarch64_native_needs_nothing_for_its_other_builds(tmp_path: Path) -> None:
+    _jar(tmp_path / "rocksdbjni-8.0.jar", {  # rocksdb's flat names: linux64 is the x86-64 build
+        "librocksdbjni-linux64.so": "libmix-x86_64.so", "librocksdbjni-linux-aarch64.so": "libmix-aarch64.so",
+        "librocksdbjni-linux32.so": "libmix-x86_64.so", "librocksdbjni-win64.dll": "libmix-x86_64.so"})
+    _jar(tmp_path / "sqlite-jdbc.jar", {
+        "org/sqlite/native/Linux/x86_64/libsqlitejdbc.so": "libmix-x86_64.so",
+        "org/sqlite/native/Windows/x86/sqlitejdbc.dll": "libmix-x86_64.so",
+        "org/sqlite/native/Mac/x86_64/libsqlitejdbc.jnilib": "libmix-x86_64.so",
+        "org/sqlite/native/Linux/aarch64/libsqlitejdbc.so": "libmix-aarch64.so"})
+    _jar(tmp_path / "x86only.jar", {"native/linux-x86-64/libfast.so": "libmix-x86_64.so",
+                                    "native/win32-x86/fast.dll": "libmix-x86_64.so"})
+    found = sorted((f.location.path, f.severity.value) for f in scan(tmp_path, display="").findings
+                   if f.rule_id.startswith("ARM-BIN-"))
+    assert found == [
+        ("rocksdbjni-8.0.jar!librocksdbjni-linux64.so", "info"),
+        ("sqlite-jdbc.jar!org/sqlite/native/Linux/x86_64/libsqlitejdbc.so", "info"),
+        # without an aarch64 build in the JAR, its linux x86 build stays a blocker (win32-x86/ is never loaded)
+        ("x86only.jar!native/linux-x86-64/libfast.so", "blocker"),
+    ]

@@ -93,18 +93,45 @@ def scan_zip(fh: BinaryIO, display: str, ruleset: RuleSet, limits: Limits, out: 
 _ARCH_TOKEN = re.compile(r"(?<![a-z0-9])(?:x86[_-]64|amd64|x64|aarch[_-]?64|arm64)(?![a-z0-9])", re.IGNORECASE)
 
 
+# rocksdbjni's flat names: librocksdbjni-linux64.so is the x86-64 build beside librocksdbjni-linux-aarch64.so
+_LINUX_BITS = re.compile(r"(?i)(?<![a-z0-9])linux(64|32)(?![a-z0-9])")
+_WORDS = re.compile(r"[^a-z0-9]+")
+# Another operating system's build (Windows/x86, osx-x86_64, darwin, freebsd, sunos), or 32-bit x86, which a
+# linux/arm64 JVM never loads when the archive also carries the linux aarch64 build
+_OTHER_OS_WORDS = frozenset({"windows", "win32", "win64", "win", "osx", "darwin", "mac", "macos", "macosx", "freebsd",
+                             "openbsd", "netbsd", "sunos", "solaris", "aix"})
+_X86_32_WORDS = frozenset({"x86", "i386", "i486", "i586", "i686", "ia32", "linux32"})
+_OTHER_OS_SUFFIXES = (".dll", ".dylib", ".jnilib")
+
+
+def _arch_free(path: str) -> str:
+    return _ARCH_TOKEN.sub("{arch}", _LINUX_BITS.sub(lambda m: "linux-" + ("x86_64" if m.group(1) == "64" else "x86"),
+                                                     path))
+
+
+def _never_loaded_beside_arm(path: str) -> bool:
+    member = path.rsplit("!", 1)[-1].lower()
+    words = set(_WORDS.split(member.replace("x86_64", "x8664").replace("x86-64", "x8664")))
+    return member.endswith(_OTHER_OS_SUFFIXES) or bool(words & _OTHER_OS_WORDS) or bool(words & _X86_32_WORDS)
+
+
 def _mark_ported(display: str, first_artifact: int, first_finding: int, ruleset: RuleSet, out: Collector) -> None:
     """A member built for x86 whose aarch64 build ships in the same archive (same path but for the
-    architecture name) is already ported: its finding says so, at severity info."""
+    architecture name) is already ported: its finding says so, at severity info. When the archive carries a
+    linux aarch64 build, its builds for other systems and for 32-bit x86 are no finding at all."""
 
     from armscan.analyzers.source import Hit, to_finding
 
-    arm = {_ARCH_TOKEN.sub("{arch}", a.path) for a in out.artifacts[first_artifact:] if a.machines == ("aarch64",)}
+    arm = {_arch_free(a.path) for a in out.artifacts[first_artifact:] if a.machines == ("aarch64",)}
     if not arm:
         return
+    dropped: set[int] = set()
     for i in range(first_finding, len(out.findings)):
         finding = out.findings[i]
-        if finding.status.value != "unported" or _ARCH_TOKEN.sub("{arch}", finding.location.path) not in arm:
+        if finding.status.value == "unported" and _never_loaded_beside_arm(finding.location.path):
+            dropped.add(i)
+            continue
+        if finding.status.value != "unported" or _arch_free(finding.location.path) not in arm:
             continue
         rule = next((r for r in ruleset.rules if r.id == finding.rule_id), None)
         if rule is None:
@@ -113,6 +140,8 @@ def _mark_ported(display: str, first_artifact: int, first_finding: int, ruleset:
                   match=finding.location.match or "", state=PortStatus.PORTED, detail=finding.location.snippet)
         ported = to_finding(rule, hit, finding.location.path)
         out.findings[i] = replace(ported, location=finding.location, message=ported.message)
+    if dropped:
+        out.findings[:] = [f for i, f in enumerate(out.findings) if i not in dropped]
 
 
 @dataclass
