@@ -421,3 +421,32 @@ def test_multi_member_gzip_layer_with_padding_reads_like_one(tmp_path: Path) -> 
     assert code == 1 and doc["complete"] and findings(doc) == [("ARM-IMG-BINARY-ADDED", "/usr/local/bin/one"),
                                                  ("ARM-IMG-BINARY-ADDED", "/usr/local/bin/two"),
                                                  ("ARM-IMG-NO-ARM64", "")]
+
+
+@pytest.mark.parametrize("where", ["pip.conf", "env"])
+def test_packages_are_judged_against_the_images_pip_settings_not_this_machines(tmp_path: Path, where: str) -> None:
+    import os
+
+    from fixtures.images.build import layers_for, tar_bytes
+
+    host_conf = tmp_path / "host-pip.conf"  # what the machine armscan runs on says: never used for an image
+    host_conf.write_text(f"[global]\nindex-url = file://{tmp_path}/no-such-index/simple/\n")
+    with IndexServer() as index:
+        layout = Layout(tmp_path / "layout")
+        extra = [tar_bytes({"etc/pip.conf": f"[global]\nindex-url = {index.url}/simple/\n".encode()})] \
+            if where == "pip.conf" else []
+        descriptor = layout.image("amd64", [*layers_for("amd64"), *extra], base=None)
+        if where == "env":  # the image config's environment, as `ENV PIP_INDEX_URL=...` leaves it
+            manifest = json.loads((layout.blobs / descriptor["digest"].split(":")[1]).read_bytes())
+            config_path = layout.blobs / manifest["config"]["digest"].split(":")[1]
+            config = json.loads(config_path.read_bytes())
+            config["config"]["Env"].append(f"PIP_INDEX_URL={index.url}/simple/")
+            manifest["config"] = layout.put(json.dumps(config).encode(), OCI_CONFIG)
+            descriptor = layout.put(json.dumps(manifest).encode(), OCI_MANIFEST, platform={"architecture": "amd64",
+                                                                                           "os": "linux"})
+        layout.tag(descriptor, "1")
+        layout.write_index()
+        code, doc, _ = image(f"oci:{tmp_path / 'layout'}:1", "--cache-dir", str(tmp_path / "cache"),
+                             env={**os.environ, "PIP_CONFIG_FILE": str(host_conf)})
+    assert code == 1 and doc["complete"], doc.get("errors")
+    assert {p["name"]: p["status"] for p in doc["packages"]} == {"oldnative": "upgrade", "purepkg": "pure"}

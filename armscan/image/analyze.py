@@ -120,7 +120,7 @@ def analyze_image(label: str, source: ImageSource, opener: SourceOpener | None, 
         os_info = inventory.os_info(collected.files, collected.paths)
         record = replace(record, os=os_info.describe(), layers=collected.layers,
                          compressed_bytes=collected.compressed_bytes)
-        artifacts = _python_packages(label, collected, os_info, ruleset, options, outcome)
+        artifacts = _python_packages(label, collected, os_info, config.env, ruleset, options, outcome)
         record = _content_findings(label, record, config, artifacts, collected, ruleset, outcome)
         if options.targets is not None and record.arm64 == "yes":
             own = options.targets.with_own_libc(f"the image's {os_info.describe()}", os_info.libc,
@@ -156,8 +156,8 @@ def _tag_of(source: ImageSource) -> str | None:
     return getattr(ref, "tag", None) or getattr(source, "tag", None)
 
 
-def _python_packages(label: str, collected: Collected, os_info: inventory.OsInfo, ruleset: RuleSet,
-                     options: ImageOptions, outcome: _Outcome) -> list[Artifact]:
+def _python_packages(label: str, collected: Collected, os_info: inventory.OsInfo, env: tuple[str, ...],
+                     ruleset: RuleSet, options: ImageOptions, outcome: _Outcome) -> list[Artifact]:
     """Judge pip-installed packages for the image's Python and libc; name each binary's Python owner."""
     from armscan.python.environment import MemoryReader, read_environment
     from armscan.python.phase import attribute
@@ -175,7 +175,11 @@ def _python_packages(label: str, collected: Collected, os_info: inventory.OsInfo
         outcome.skipped.extend(s for env in envs for s in env.skipped)
         return artifacts
     libc_version = os_info.libc_version or options.python.libc_version
-    python = replace(options.python, libc=os_info.libc, libc_version=libc_version)
+    # the image's own pip settings, or what the user gave; never the scanning machine's pip.conf
+    python = replace(options.python, libc=os_info.libc, libc_version=libc_version, use_pip_config=False)
+    if python.index_url is None and not python.extra_index_urls and not python.no_index:
+        index, extras = inventory.pip_index(collected.files, env)
+        python = replace(python, index_url=index, extra_index_urls=tuple(extras))
     from armscan.python.analyze import PythonAnalyzer
 
     result = PythonAnalyzer(ruleset, python).analyze_environments(envs)

@@ -29,10 +29,29 @@ _SYSTEM_DIRS = ("usr/bin/", "usr/sbin/", "bin/", "sbin/", "usr/lib/", "usr/lib64
                 "usr/libexec/")
 
 
+PIP_CONFIGS = ("etc/pip.conf", "etc/xdg/pip/pip.conf")
+
+
 def wanted(path: str) -> bool:
     """Files whose content the inventory needs (all small but the RPM database)."""
-    return path in (*OS_RELEASE, DPKG_STATUS, APK_INSTALLED, RPM_SQLITE) or (path.startswith(DPKG_INFO)
-                                                                               and path.endswith(".list"))
+    return path in (*OS_RELEASE, DPKG_STATUS, APK_INSTALLED, RPM_SQLITE, *PIP_CONFIGS) or (
+        path.startswith(DPKG_INFO) and path.endswith(".list"))
+
+
+def pip_index(files: dict[str, bytes], env: tuple[str, ...]) -> tuple[str | None, list[str]]:
+    """The image's own pip index settings: its pip.conf, then PIP_INDEX_URL / PIP_EXTRA_INDEX_URL in its
+    environment (as pip inside the image would read them); never the scanning machine's."""
+    from armscan.python.pipconfig import Settings, config_settings
+
+    settings: Settings = (None, [], [])
+    for name in PIP_CONFIGS:
+        if name in files:
+            settings = config_settings(files[name].decode("utf-8", "replace"), settings)
+    index, extras, _ = settings
+    variables = dict(entry.partition("=")[::2] for entry in env)
+    index = variables.get("PIP_INDEX_URL", "").strip() or index
+    extras = variables.get("PIP_EXTRA_INDEX_URL", "").split() or extras
+    return index or None, extras
 
 
 @dataclass(frozen=True)

@@ -30,24 +30,38 @@ def pip_settings() -> tuple[str | None, list[str], list[str]]:
     extras: list[str] = []
     find_links: list[str] = []
     for path in _config_files():
-        parser = configparser.ConfigParser(interpolation=None)
         try:
-            parser.read(path, encoding="utf-8")
-        except (configparser.Error, OSError, UnicodeDecodeError):
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
             continue
-        for section in ("global", "install"):
-            if parser.has_option(section, "index-url"):
-                index_url = parser.get(section, "index-url").strip()
-            if parser.has_option(section, "extra-index-url"):
-                extras = parser.get(section, "extra-index-url").split()
-            if parser.has_option(section, "find-links"):
-                find_links = parser.get(section, "find-links").split()
+        index_url, extras, find_links = config_settings(text, (index_url, extras, find_links))
     if os.environ.get("PIP_INDEX_URL"):
         index_url = os.environ["PIP_INDEX_URL"].strip()
     if os.environ.get("PIP_EXTRA_INDEX_URL"):
         extras = os.environ["PIP_EXTRA_INDEX_URL"].split()
     if os.environ.get("PIP_FIND_LINKS"):
         find_links = os.environ["PIP_FIND_LINKS"].split()
+    return index_url, extras, find_links
+
+
+Settings = tuple[str | None, list[str], list[str]]  # index-url, extra-index-urls, find-links
+
+
+def config_settings(text: str, before: Settings = (None, [], [])) -> Settings:
+    """One pip.conf's settings over those of the files read before it."""
+    index_url, extras, find_links = before
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return before
+    for section in ("global", "install"):
+        if parser.has_option(section, "index-url"):
+            index_url = parser.get(section, "index-url").strip()
+        if parser.has_option(section, "extra-index-url"):
+            extras = parser.get(section, "extra-index-url").split()
+        if parser.has_option(section, "find-links"):
+            find_links = parser.get(section, "find-links").split()
     return index_url, extras, find_links
 
 
