@@ -193,3 +193,23 @@ def test_an_x86_only_jar_in_an_arm64_image_is_a_finding(tmp_path: Path) -> None:
     doc = json.loads(done.stdout)
     assert done.returncode == 1 and doc["images"][0]["arm64"] == "yes"
     assert sorted((f["rule_id"], f["severity"]) for f in doc["findings"]) == [("ARM-BIN-ELF-X86", "blocker")]
+
+
+def test_node_gyp_intermediates_are_not_native_modules(tmp_path: Path) -> None:
+    from fixtures.images.build import Layout, tar_bytes
+
+    (tmp_path / "addon.c").write_text("int addon(void) { return 1; }\n")
+    for args, out in ((["-c"], "addon.o"), (["-shared", "-fPIC"], "addon.node")):
+        subprocess.run(["gcc", *args, "-o", str(tmp_path / out), str(tmp_path / "addon.c")], check=True)
+    subprocess.run(["ar", "rcs", str(tmp_path / "libaddon.a"), str(tmp_path / "addon.o")], check=True)
+    build = "app/node_modules/addon/build/Release"
+    files = {f"{build}/addon.node": (tmp_path / "addon.node").read_bytes(),
+             f"{build}/obj.target/addon/src/addon.o": (tmp_path / "addon.o").read_bytes(),
+             f"{build}/libaddon.a": (tmp_path / "libaddon.a").read_bytes()}
+    layout = Layout(tmp_path / "layout")
+    layout.tag(layout.image("amd64", [tar_bytes(files)], base=None), "1")
+    layout.write_index()
+    done = run_cli("image", f"oci:{tmp_path / 'layout'}:1", "--offline", "--no-index", "-q", "--json", "-")
+    native = [f["location"]["path"].split("!/", 1)[1] for f in json.loads(done.stdout)["findings"]
+              if f["rule_id"] == "ARM-IMG-NODE-NATIVE"]
+    assert native == [f"{build}/addon.node"]

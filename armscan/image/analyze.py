@@ -234,6 +234,7 @@ def _content_findings(label: str, record: ImageRecord, config: ImageConfig, arti
         _packaged_findings(label, collected, ruleset, outcome)
         return record
     if record.config_platform and Platform.of({"os": "linux", "architecture": "arm64"}) == config.platform:
+        _packaged_findings(label, collected, ruleset, outcome)
         return record
     by_package: dict[str, list[str]] = defaultdict(list)
     for i, artifact in enumerate(artifacts):
@@ -248,6 +249,8 @@ def _content_findings(label: str, record: ImageRecord, config: ImageConfig, arti
         machines = ", ".join(artifact.machines)
         if package is not None:
             by_package[package].append(inside)
+        elif "/node_modules/" in f"/{inside}" and _build_leftover(inside, artifact):
+            continue  # node-gyp's objects and archives: what it linked the .node from, never loaded
         elif "/node_modules/" in f"/{inside}" or inside.endswith(".node"):
             outcome.findings.extend(_finding(ruleset, "node-native", artifact.path,
                                              f"/{inside}: a Node.js native module for {machines}; "
@@ -270,6 +273,14 @@ def _content_findings(label: str, record: ImageRecord, config: ImageConfig, arti
                                          f"{len(names)} packages"))
     _packaged_findings(label, collected, ruleset, outcome)
     return record
+
+
+_LEFTOVER_SUFFIXES = (".o", ".a", ".obj", ".lo", ".lib")
+
+
+def _build_leftover(inside: str, artifact: Artifact) -> bool:
+    """An intermediate of a native module's build (build/Release/obj.target/x/src/a.o, a static .a)."""
+    return inside.endswith(_LEFTOVER_SUFFIXES) or "/obj.target/" in inside or artifact.kind == "relocatable"
 
 
 def _packaged_findings(label: str, collected: Collected, ruleset: RuleSet, outcome: _Outcome) -> None:
