@@ -213,3 +213,30 @@ def test_node_gyp_intermediates_are_not_native_modules(tmp_path: Path) -> None:
     native = [f["location"]["path"].split("!/", 1)[1] for f in json.loads(done.stdout)["findings"]
               if f["rule_id"] == "ARM-IMG-NODE-NATIVE"]
     assert native == [f"{build}/addon.node"]
+
+
+def test_the_debian_image_reads_the_same_through_every_transport(tmp_path: Path, debian_rootfs: Path) -> None:
+    from tests.registry import Registry
+
+    reference = _image(tmp_path, debian_rootfs, planted=True)
+    layout = reference.removeprefix("oci:")
+    archive = tmp_path / "debian.tar"
+    subprocess.run(["skopeo", "copy", "-q", f"oci:{layout}", f"docker-archive:{archive}:team/debian:12"],
+                   check=True, capture_output=True, timeout=300)
+    by_transport = {"oci": _findings(reference), "docker-archive": _findings(f"docker-archive:{archive}")}
+    with Registry(tmp_path / "registry", auth=False) as registry:
+        pushed = registry.push(reference, "team/debian:12", all_platforms=False)
+        done = run_cli("image", pushed, "--insecure-registry", registry.host, "--offline", "--no-index", "-q",
+                       "--json", "-")
+        doc = json.loads(done.stdout)
+        by_transport["registry"] = sorted((f["rule_id"], f["severity"], f["message"]) for f in doc["findings"])
+
+    def comparable(found: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+        # image-wide messages start with the reference, which differs by transport; the rest must not
+        return [(rule, severity, message.split(" ", 1)[1] if rule != "ARM-IMG-BINARY-ADDED" else message)
+                for rule, severity, message in found]
+
+    assert comparable(by_transport["oci"]) == comparable(by_transport["docker-archive"]) == comparable(
+        by_transport["registry"])
+    assert [rule for rule, _, _ in by_transport["registry"]] == [
+        "ARM-IMG-BINARY-ADDED", "ARM-IMG-NO-ARM64", "ARM-IMG-OS-PACKAGES-X86"]
