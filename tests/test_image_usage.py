@@ -60,3 +60,17 @@ def test_a_plain_http_registry_says_to_use_insecure_registry(tmp_path: Path) -> 
 def test_the_help_shows_all_its_text() -> None:
     done = run_cli("image", "--help", env={**os.environ, "COLUMNS": "200"})
     assert "pyproject.toml with [tool.armscan]); default:" in " ".join(done.stdout.split())
+
+
+def test_the_terminal_lists_paths_inside_the_image_without_its_reference(tmp_path: Path) -> None:
+    from fixtures.images.build import BIN, Layout, tar_bytes
+
+    layout = Layout(tmp_path / "layout")
+    layout.tag(layout.image("amd64", [tar_bytes({"usr/local/bin/tool": (BIN / "hello-x86_64").read_bytes()})],
+                            base=None), "1")
+    layout.write_index()
+    done = run_cli("image", f"oci:{tmp_path / 'layout'}:1", "--offline", "--no-index",
+                   env={**os.environ, "COLUMNS": "200"})
+    listed = [line for line in done.stdout.splitlines() if line.startswith(("  blocker", "  high"))]
+    assert listed == ["  blocker  /usr/local/bin/tool  ARM-IMG-BINARY-ADDED",
+                      "  high     (the image)  ARM-IMG-NO-ARM64"]

@@ -20,16 +20,24 @@ SEVERITY_STYLE = {
 }
 
 
-def _where(finding: Finding) -> str:
+def _where(finding: Finding, images: tuple[str, ...] = ()) -> str:
+    """Where the finding is; inside an image, the path in the image (the reference is in the summary)."""
     loc = finding.location
-    return terminal(f"{loc.path}:{loc.line}" if loc.line else loc.path)
+    path = loc.path
+    for label in images:
+        if path == label:
+            path = "(the image)"
+        elif path.startswith(f"{label}!/"):
+            path = "/" + path[len(label) + 2:]
+    return terminal(f"{path}:{loc.line}" if loc.line else path)
 
 
 def _count(number: float, noun: str) -> str:
     return f"{number:g} {noun}{'' if number == 1 else 's'}"
 
 
-def _list(console: Console, title: str, findings: list[Finding], verbose: bool, limit: int) -> None:
+def _list(console: Console, title: str, findings: list[Finding], verbose: bool, limit: int,
+          images: tuple[str, ...] = ()) -> None:
     # In a CI log (not a terminal) nothing is wrapped: a wrapped name could start a line with a workflow command.
     soft = not console.is_terminal
     console.print(Text(title, style="bold underline"))
@@ -37,7 +45,7 @@ def _list(console: Console, title: str, findings: list[Finding], verbose: bool, 
         line = Text("  ")
         line.append(f"{finding.severity.value:<8}", style=SEVERITY_STYLE[finding.severity])
         line.append(" ")
-        line.append(_where(finding), style="bold")
+        line.append(_where(finding, images), style="bold")
         line.append(f"  {finding.rule_id}", style="dim")
         if finding.scope != PRODUCT:
             line.append(f"  [{finding.scope}]", style="dim")
@@ -56,11 +64,12 @@ def render(result: ScanResult, console: Console, *, threshold: Severity | None, 
         key=lambda f: (-f.severity.rank, f.location.path, f.location.line or 0),
     )
     product = [f for f in findings if f.scope == PRODUCT]
+    images = result.inputs if result.images else ()
     if product:
-        _list(console, "Findings", product, verbose, limit)
+        _list(console, "Findings", product, verbose, limit, images)
     if len(product) < len(findings):
         _list(console, "Not part of the product (tests, benchmarks, CI...)",
-              [f for f in findings if f.scope != PRODUCT], verbose, limit // 4)
+              [f for f in findings if f.scope != PRODUCT], verbose, limit // 4, images)
     summary = summarize(result)
     table = Table(title="Summary", title_justify="left", show_header=False)
     table.add_column("", style="bold")
