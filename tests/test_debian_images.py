@@ -240,3 +240,22 @@ def test_the_debian_image_reads_the_same_through_every_transport(tmp_path: Path,
         by_transport["registry"])
     assert [rule for rule, _, _ in by_transport["registry"]] == [
         "ARM-IMG-BINARY-ADDED", "ARM-IMG-NO-ARM64", "ARM-IMG-OS-PACKAGES-X86"]
+
+
+def test_a_file_dpkg_diverted_is_still_its_packages(tmp_path: Path) -> None:
+    from fixtures.images.build import BIN, Layout, tar_bytes
+
+    elf = (BIN / "hello-x86_64").read_bytes()
+    files = {"var/lib/dpkg/status": b"Package: hello\nStatus: install ok installed\nVersion: 2.10\n"
+                                    b"Architecture: amd64\n\nPackage: hello-wrapper\nStatus: install ok installed\n"
+                                    b"Version: 1.0\nArchitecture: amd64\n",
+             "var/lib/dpkg/info/hello.list": b"/usr/bin/hello\n",
+             "var/lib/dpkg/info/hello-wrapper.list": b"/usr/bin/hello\n",
+             "var/lib/dpkg/diversions": b"/usr/bin/hello\n/usr/bin/hello.real\nhello-wrapper\n",
+             "usr/bin/hello": elf, "usr/bin/hello.real": elf}
+    layout = Layout(tmp_path / "layout")
+    layout.tag(layout.image("amd64", [tar_bytes(files)], base=None), "1")
+    layout.write_index()
+    done = run_cli("image", f"oci:{tmp_path / 'layout'}:1", "--offline", "--no-index", "-q", "--json", "-")
+    rules = sorted(f["rule_id"] for f in json.loads(done.stdout)["findings"])
+    assert rules == ["ARM-IMG-NO-ARM64", "ARM-IMG-OS-PACKAGES-X86"]

@@ -17,6 +17,7 @@ from armscan.resources import load_yaml, rules_dir
 
 OS_RELEASE = ("etc/os-release", "usr/lib/os-release")
 DPKG_STATUS = "var/lib/dpkg/status"
+DPKG_DIVERSIONS = "var/lib/dpkg/diversions"
 DPKG_INFO = "var/lib/dpkg/info/"
 APK_INSTALLED = "lib/apk/db/installed"
 _GLIBC_FILE = re.compile(r"(?:^|/)libc-(\d+)\.(\d+)\.so$")
@@ -34,7 +35,7 @@ PIP_CONFIGS = ("etc/pip.conf", "etc/xdg/pip/pip.conf")
 
 def wanted(path: str) -> bool:
     """Files whose content the inventory needs (all small but the RPM database)."""
-    return path in (*OS_RELEASE, DPKG_STATUS, APK_INSTALLED, RPM_SQLITE, *PIP_CONFIGS) or (
+    return path in (*OS_RELEASE, DPKG_STATUS, DPKG_DIVERSIONS, APK_INSTALLED, RPM_SQLITE, *PIP_CONFIGS) or (
         path.startswith(DPKG_INFO) and path.endswith(".list"))
 
 
@@ -185,6 +186,14 @@ def _owners(files: dict[str, bytes], paths: set[str] | None) -> dict[str, str]:
                 entry = line.strip().lstrip("/")
                 if entry:
                     owners[entry] = label
+    if DPKG_DIVERSIONS in files:
+        # dpkg-divert moved a package's file aside (/usr/bin/foo to /usr/bin/foo.distrib): three lines an entry,
+        # the path as packaged, where it went, and the diverting package; the moved file is still its package's
+        lines = files[DPKG_DIVERSIONS].decode("utf-8", "replace").splitlines()
+        for at in range(0, len(lines) - 2, 3):
+            original, diverted = lines[at].strip().lstrip("/"), lines[at + 1].strip().lstrip("/")
+            if original in owners and diverted:
+                owners.setdefault(diverted, owners[original])
     if APK_INSTALLED in files:
         for fields, lines in _apk_stanzas(files[APK_INSTALLED].decode("utf-8", "replace")):
             label = f"apk:{fields.get('P', '?')} {fields.get('V', '')} ({fields.get('A', '?')})"
