@@ -189,9 +189,9 @@ def _owners(files: dict[str, bytes], paths: set[str] | None) -> dict[str, str]:
     if DPKG_DIVERSIONS in files:
         # dpkg-divert moved a package's file aside (/usr/bin/foo to /usr/bin/foo.distrib): three lines an entry,
         # the path as packaged, where it went, and the diverting package; the moved file is still its package's
-        lines = files[DPKG_DIVERSIONS].decode("utf-8", "replace").splitlines()
-        for at in range(0, len(lines) - 2, 3):
-            original, diverted = lines[at].strip().lstrip("/"), lines[at + 1].strip().lstrip("/")
+        diversions = files[DPKG_DIVERSIONS].decode("utf-8", "replace").splitlines()
+        for at in range(0, len(diversions) - 2, 3):
+            original, diverted = diversions[at].strip().lstrip("/"), diversions[at + 1].strip().lstrip("/")
             if original in owners and diverted:
                 owners.setdefault(diverted, owners[original])
     if APK_INSTALLED in files:
