@@ -37,6 +37,46 @@ SOURCE_NAME = re.compile(r"\.(?:c|cc|cpp|cxx|c\+\+|m|mm|s|S|asm|nasm|cu|o|obj|lo
 MAX_LINES_OFF = 10_000_000
 
 
+Tri = bool | None
+
+
+@dataclass
+class Frame:
+    """One if/elif/else block of a build file as an aarch64 configure goes through it (Make and Meson)."""
+
+    outer: Tri  # whether the code around the block runs
+    branch: Tri = None  # the current branch's condition
+    taken: bool = False  # an earlier branch is true
+    maybe: bool = False  # an earlier branch may be true
+    first_line: int = 0
+    reason: str = ""
+
+    def enter(self, line: int, value: Tri, reason: str) -> None:
+        """A branch starts after `line`, under a condition of that value."""
+        self.branch, self.first_line = value, line + 1
+        self.reason = reason if len(reason) <= 100 else reason[:99] + "…"
+
+    def next_value(self, value: Tri) -> Tri:
+        """An elif/else branch's value, given the branches before it."""
+        self.taken, self.maybe = self.taken or self.branch is True, self.maybe or self.branch is None
+        return False if self.taken else None if self.maybe and value is not False else value
+
+    def leave(self, line: int, blocks: Blocks) -> None:
+        """The current branch ends before `line`: its lines are off when aarch64 does not take it."""
+        if self.branch is False and self.outer is not False:
+            blocks.mark(self.first_line, line - 1, self.reason)
+
+
+def live(stack: list[Frame]) -> Tri:
+    """Whether the lines at this point run on aarch64."""
+    if not stack:
+        return True
+    frame = stack[-1]
+    if frame.outer is False or frame.branch is False:
+        return False
+    return None if frame.outer is None or frame.branch is None else True
+
+
 @dataclass(frozen=True)
 class Listed:
     """A source named where only x86 builds use it."""

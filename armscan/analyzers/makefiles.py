@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from armscan.analyzers.buildfiles import SOURCE_NAME, X86_NAMES, Listed, _source_key
+from armscan.analyzers.buildfiles import SOURCE_NAME, X86_NAMES, Frame, Listed, _source_key
+from armscan.analyzers.buildfiles import live as live_at
 
 if TYPE_CHECKING:
     from armscan.analyzers.buildfiles import Blocks
@@ -35,16 +36,6 @@ _X86_SWITCH = re.compile(r"(?i)sse|avx|x86|x64|amd64|i386|mmx|bmi|fma")
 
 
 @dataclass
-class _Frame:
-    outer: Tri
-    branch: Tri = None
-    taken: bool = False
-    maybe: bool = False
-    first_line: int = 0
-    reason: str = ""
-
-
-@dataclass
 class _Targets:
     rules: dict[str, list[str]] = field(default_factory=dict)  # target -> prerequisites (globs where not known)
     first: str | None = None
@@ -54,7 +45,7 @@ class _Targets:
 def interpret(text: str, lines: LineIndex, name: str, blocks: Blocks) -> None:
     physical = text.split("\n")
     variables: dict[str, Value] = {}
-    stack: list[_Frame] = []
+    stack: list[Frame] = []
     targets = _Targets()
     recipe_of: list[str] | None = None
     i = 0
@@ -67,7 +58,7 @@ def interpret(text: str, lines: LineIndex, name: str, blocks: Blocks) -> None:
             if len(logical) < _MAX_LOGICAL:  # past it the line's words are not read, but its lines are passed
                 logical = logical[:-1] + " " + physical[i].lstrip()
         i += 1
-        live = _live(stack)
+        live = live_at(stack)
         if raw.startswith("\t") and recipe_of is not None:
             if live is not False:
                 targets.scoped.append((recipe_of, first))
@@ -78,22 +69,20 @@ def interpret(text: str, lines: LineIndex, name: str, blocks: Blocks) -> None:
         directive = _DIRECTIVE.match(line)
         word, rest = (directive.group(1), line[directive.end():]) if directive else ("", line)
         if word in _CONDITIONALS:
-            stack.append(_Frame(live))
-            _branch(stack[-1], first, _condition(word, rest.strip(), variables), line)
+            stack.append(Frame(live))
+            stack[-1].enter(first, _condition(word, rest.strip(), variables), line)
             continue
         if word == "else" and stack:
             frame = stack[-1]
-            _end_branch(frame, first, blocks)
-            frame.taken, frame.maybe = frame.taken or frame.branch is True, frame.maybe or frame.branch is None
+            frame.leave(first, blocks)
             nested = _DIRECTIVE.match(rest.strip())
             value: Tri = True
             if nested and nested.group(1) in _CONDITIONALS:
                 value = _condition(nested.group(1), rest.strip()[nested.end():].strip(), variables)
-            value = False if frame.taken else None if frame.maybe and value is not False else value
-            _branch(frame, first, value, line if nested else f"else of {frame.reason}")
+            frame.enter(first, frame.next_value(value), line if nested else f"else of {frame.reason}")
             continue
         if word == "endif" and stack:
-            _end_branch(stack[-1], first, blocks)
+            stack[-1].leave(first, blocks)
             stack.pop()
             continue
         if word == "define":
@@ -103,28 +92,9 @@ def interpret(text: str, lines: LineIndex, name: str, blocks: Blocks) -> None:
             continue
         recipe_of = _statement(line, physical[first - 1:i], first, lines, live, variables, targets, blocks, stack)
     for frame in reversed(stack):
-        _end_branch(frame, lines.line_count + 1, blocks)
+        frame.leave(lines.line_count + 1, blocks)
     if name in _DEFAULT_GOAL_FILES:
         _optional_targets(targets, variables, blocks)
-
-
-def _live(stack: list[_Frame]) -> Tri:
-    if not stack:
-        return True
-    frame = stack[-1]
-    if frame.outer is False or frame.branch is False:
-        return False
-    return None if frame.outer is None or frame.branch is None else True
-
-
-def _branch(frame: _Frame, line: int, value: Tri, reason: str) -> None:
-    frame.branch, frame.first_line = value, line + 1
-    frame.reason = reason if len(reason) <= 100 else reason[:99] + "…"
-
-
-def _end_branch(frame: _Frame, line: int, blocks: Blocks) -> None:
-    if frame.branch is False and frame.outer is not False:
-        blocks.mark(frame.first_line, line - 1, frame.reason)
 
 
 def _strip_comment(line: str) -> str:
@@ -135,7 +105,7 @@ def _strip_comment(line: str) -> str:
 
 
 def _statement(line: str, raws: list[str], first: int, lines: LineIndex, live: Tri, variables: dict[str, Value],
-               targets: _Targets, blocks: Blocks, stack: list[_Frame]) -> list[str] | None:
+               targets: _Targets, blocks: Blocks, stack: list[Frame]) -> list[str] | None:
     """An assignment or a rule; returns the targets whose recipe may follow."""
     if not line or line.startswith(("include ", "-include ", "sinclude ", "export ", "unexport ", "vpath ")):
         return None
@@ -181,7 +151,7 @@ def _statement(line: str, raws: list[str], first: int, lines: LineIndex, live: T
 
 
 def _sources(raws: list[str], first: int, lines: LineIndex, value: str, live: Tri, blocks: Blocks,
-             stack: list[_Frame]) -> None:
+             stack: list[Frame]) -> None:
     """The sources an assignment names, over each of its physical lines (`OBJS += a.o \\` / `  b.o`)."""
     if "." not in value:
         return

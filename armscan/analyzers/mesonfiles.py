@@ -10,10 +10,9 @@ are. Sources named only in a branch false on aarch64 are listed as x86-only.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from armscan.analyzers.buildfiles import SOURCE_NAME, Listed, _source_key
+from armscan.analyzers.buildfiles import SOURCE_NAME, Frame, Listed, _source_key, live
 
 if TYPE_CHECKING:
     from armscan.analyzers.buildfiles import Blocks
@@ -209,34 +208,10 @@ def evaluate(text: str, variables: dict[str, Value]) -> Tri:
     return value if isinstance(value, bool) else None
 
 
-@dataclass
-class _Frame:
-    outer: Tri
-    branch: Tri = None
-    taken: bool = False
-    maybe: bool = False
-    first_line: int = 0
-    reason: str = ""
-
-
 def interpret(text: str, lines: LineIndex, name: str, blocks: Blocks) -> None:
     """Mark the lines of branches false on aarch64, and list the sources named only there."""
     variables: dict[str, Value] = {}
-    stack: list[_Frame] = []
-
-    def live() -> Tri:
-        if not stack:
-            return True
-        frame = stack[-1]
-        if frame.outer is False or frame.branch is False:
-            return False
-        return None if frame.outer is None or frame.branch is None else True
-
-    def end_branch(line: int) -> None:
-        frame = stack[-1]
-        if frame.branch is False and frame.outer is not False:
-            blocks.mark(frame.first_line, line - 1, frame.reason)
-
+    stack: list[Frame] = []
     for number in range(1, lines.line_count + 1):
         raw = lines.line_text(number)
         code = raw.split("#", 1)[0] if "'" not in raw else raw  # a # inside a string is not a comment
@@ -244,26 +219,22 @@ def interpret(text: str, lines: LineIndex, name: str, blocks: Blocks) -> None:
         if keyword:
             word, rest = keyword.groups()
             if word == "if":
-                stack.append(_Frame(live()))
-                value = evaluate(rest, variables)
-                stack[-1].branch, stack[-1].first_line, stack[-1].reason = value, number + 1, f"if {rest}"[:100]
+                stack.append(Frame(live(stack)))
+                stack[-1].enter(number, evaluate(rest, variables), f"if {rest}")
             elif word in ("elif", "else") and stack:
                 frame = stack[-1]
-                end_branch(number)
-                frame.taken, frame.maybe = frame.taken or frame.branch is True, frame.maybe or frame.branch is None
-                value = evaluate(rest, variables) if word == "elif" else True
-                value = False if frame.taken else None if frame.maybe and value is not False else value
-                frame.branch, frame.first_line = value, number + 1
-                frame.reason = f"elif {rest}"[:100] if word == "elif" else f"else of {frame.reason}"[:100]
+                frame.leave(number, blocks)
+                value = frame.next_value(evaluate(rest, variables) if word == "elif" else True)
+                frame.enter(number, value, f"elif {rest}" if word == "elif" else f"else of {frame.reason}")
             elif word == "endif" and stack:
-                end_branch(number)
+                stack[-1].leave(number, blocks)
                 stack.pop()
             elif word == "foreach":
-                stack.append(_Frame(live(), branch=None, first_line=number + 1, reason="foreach"))
+                stack.append(Frame(live(stack), branch=None, first_line=number + 1, reason="foreach"))
             elif word == "endforeach" and stack:
                 stack.pop()
             continue
-        state = live()
+        state = live(stack)
         assignment = _ASSIGN.match(code)
         if assignment and state is not False:
             target, operator, expression = assignment.groups()
@@ -281,7 +252,7 @@ def _value(expression: str, variables: dict[str, Value]) -> Value:
         return None
 
 
-def _sources(raw: str, start: int, state: Tri, stack: list[_Frame], blocks: Blocks) -> None:
+def _sources(raw: str, start: int, state: Tri, stack: list[Frame], blocks: Blocks) -> None:
     reason = next((f.reason for f in reversed(stack) if f.branch is False), "")
     for match in _STRING.finditer(raw):
         word = match.group(1)
