@@ -38,7 +38,7 @@ ARM_MACROS = re.compile(
     r"|_ARM_FEATURE_\w+|_thumb__|_ARM_64BIT_STATE|_ARM_EABI__)\b"
 )
 # A project's own switch for its ARM path (HH_TARGET_NEON, CROARING_USENEON, USE_AARCH64_ASM)
-ARM_SWITCH = re.compile(r"(?i)\b\w*(?:neon|aarch64|arm64)\w*\b")
+ARM_SWITCH = re.compile(r"(?i)neon|aarch64|arm64")
 ARM_INCLUDE = re.compile(r"#[ \t]*include[ \t]*[<\"](?:arm_neon|arm_sve|arm_acle|sse2neon|simde/)")
 _COMMENT = re.compile(r"/\*(?:.*?\*/|.*)|//.*")  # an unclosed comment runs to the end: one pass on any line
 # Names that mark a conditional as a SIMD/x86 switch even without a predefined macro (HAVE_SSE2, USE_AVX).

@@ -23,8 +23,9 @@ Tri = bool | None
 MAX_CONDITION = 2048
 _MACHINE = {"cpu_family": "aarch64", "cpu": "aarch64", "system": "linux", "endian": "little", "kernel": "linux"}
 _TOKEN = re.compile(r"\s*(?:'((?:\\.|[^'\\])*)'|(==|!=|\(|\)|\[|\]|,|\.)|([A-Za-z_]\w*))")
-_ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*(\+?=)\s*(.+?)\s*$")
-_KEYWORD = re.compile(r"^\s*(if|elif|else|endif|foreach|endforeach)\b\s*(.*?)\s*$")
+# Prefixes only: what follows is taken with str.strip(), never by a pattern that backtracks over a long line
+_ASSIGN = re.compile(r"[ \t]*([A-Za-z_]\w*)[ \t]*(\+?=)(?!=)")
+_KEYWORD = re.compile(r"[ \t]*(if|elif|else|endif|foreach|endforeach)\b")
 _STRING = re.compile(r"'((?:\\.|[^'\\\n])*)'")
 
 
@@ -217,7 +218,7 @@ def interpret(text: str, lines: LineIndex, name: str, blocks: Blocks) -> None:
         code = raw.split("#", 1)[0] if "'" not in raw else raw  # a # inside a string is not a comment
         keyword = _KEYWORD.match(code)
         if keyword:
-            word, rest = keyword.groups()
+            word, rest = keyword.group(1), code[keyword.end():].strip()
             if word == "if":
                 stack.append(Frame(live(stack)))
                 stack[-1].enter(number, evaluate(rest, variables), f"if {rest}")
@@ -237,7 +238,7 @@ def interpret(text: str, lines: LineIndex, name: str, blocks: Blocks) -> None:
         state = live(stack)
         assignment = _ASSIGN.match(code)
         if assignment and state is not False:
-            target, operator, expression = assignment.groups()
+            target, operator, expression = assignment.group(1), assignment.group(2), code[assignment.end():].strip()
             assigned = None if operator == "+=" else _value(expression, variables)
             variables[target] = assigned if state is True else None
         _sources(raw, lines.start_of(number), state, stack, blocks)

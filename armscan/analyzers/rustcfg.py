@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from bisect import bisect_right
+from bisect import bisect_left
 
 from armscan.analyzers.text import LineIndex
 from armscan.sources.confined import RefusedFile, read_confined
@@ -89,40 +89,104 @@ def _closing(text: str, at: int, opening: str, closing: str, limit: int) -> int:
     return -1
 
 
+MAX_REGIONS = 10_000  # cfg'd items judged in one file; past it the rest are as written
+_MOD = re.compile(r"\bmod[ \t\r\n]+(\w+)[ \t\r\n]*;")
+_PATH_ATTRIBUTE = re.compile(r'#\[path\s*=\s*"([^"\n]{1,512})"\]')
+MAX_DECLARATIONS = 10_000
+_ATTRIBUTES_BEFORE = 4096  # characters before a `mod x;` read for its attributes
+
+
 class RustCfg:
     """The line ranges of one Rust file that cfg attributes leave out of an aarch64 build."""
 
     def __init__(self, text: str, lines: LineIndex) -> None:
-        self._starts: list[int] = []
-        self._ends: list[int] = []
+        depth = [0] * (lines.line_count + 2)  # regions opening minus closing, by line
+        items: _Items | None = None
+        regions = 0
         for match in _CFG.finditer(text):
+            if regions >= MAX_REGIONS:
+                break
             close = _closing(text, match.end(), "(", ")", MAX_PREDICATE)
             if close < 0 or evaluate(text[match.end(): close - 1]) is not False:
                 continue
-            end = _item_end(text, close + 1)
+            items = items or _Items(text)
+            end = items.end_after(close + 1)
             if end > close:
-                self._starts.append(lines.line_of(close))
-                self._ends.append(lines.line_of(end - 1))
+                regions += 1
+                depth[lines.line_of(close)] += 1
+                depth[lines.line_of(end - 1) + 1] -= 1
+        self._off = bytearray(len(depth))
+        if regions:
+            running = 0
+            for line, change in enumerate(depth):
+                running += change
+                self._off[line] = running > 0
 
     def left_out(self, line: int) -> bool:
         """Whether aarch64 builds leave this line out (regions may nest: any holding the line counts)."""
-        index = bisect_right(self._starts, line)
-        return any(self._starts[i] <= line <= self._ends[i] for i in range(index))
+        return 0 <= line < len(self._off) and bool(self._off[line])
 
 
-def _item_end(text: str, at: int) -> int:
-    """Where the item after an attribute ends: its body's closing brace, or its semicolon."""
-    while (attribute := _ATTRIBUTE.match(text, at)) is not None:  # further attributes of the same item
-        close = _closing(text, attribute.end(), "[", "]", MAX_PREDICATE)
-        if close < 0:
+class _Items:
+    """Where the item after an attribute ends, found in one pass over the text: the brace that closes its
+    body, or its semicolon."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.closing: dict[int, int] = {}
+        self.braces: list[int] = []
+        self.semicolons: list[int] = []
+        stack: list[int] = []
+        for match in re.finditer(r"[{};]", text):
+            char, at = match.group(), match.start()
+            if char == "{":
+                stack.append(at)
+                self.braces.append(at)
+            elif char == "}":
+                if stack:
+                    self.closing[stack.pop()] = at + 1
+            else:
+                self.semicolons.append(at)
+
+    def end_after(self, at: int) -> int:
+        text = self.text
+        for _ in range(64):  # further attributes of the same item
+            attribute = _ATTRIBUTE.match(text, at, min(len(text), at + MAX_PREDICATE))
+            if attribute is None:
+                break
+            close = _closing(text, attribute.end(), "[", "]", MAX_PREDICATE)
+            if close < 0:
+                return -1
+            at = close
+        brace = _first_at_or_after(self.braces, at)
+        semicolon = _first_at_or_after(self.semicolons, at)
+        if brace < 0 and semicolon < 0:
             return -1
-        at = close
-    brace, semicolon = text.find("{", at), text.find(";", at)
-    if brace < 0 and semicolon < 0:
-        return -1
-    if brace < 0 or 0 <= semicolon < brace:
-        return semicolon + 1
-    return _closing(text, brace + 1, "{", "}", len(text))
+        if brace < 0 or 0 <= semicolon < brace:
+            return semicolon + 1
+        return self.closing.get(brace, -1)
+
+
+def _first_at_or_after(positions: list[int], at: int) -> int:
+    index = bisect_left(positions, at)
+    return positions[index] if index < len(positions) else -1
+
+
+def _attributes_before(text: str, at: int) -> list[str]:
+    """The outer attributes (`#[...]`) right before a declaration, read backwards over a bounded stretch."""
+    window = text[max(0, at - _ATTRIBUTES_BEFORE):at].rstrip()
+    if window.endswith(")") and "pub" in window[-64:]:  # pub(crate) mod x;
+        window = window[:window.rfind("pub")].rstrip()
+    elif window.endswith("pub"):
+        window = window[:-3].rstrip()
+    found = []
+    while window.endswith("]"):
+        start = window.rfind("#[")
+        if start < 0:
+            break
+        found.append(window[start:])
+        window = window[:start].rstrip()
+    return found
 
 
 def declared_only_under_cfg(path: str, root: str | None) -> bool:
@@ -131,21 +195,24 @@ def declared_only_under_cfg(path: str, root: str | None) -> bool:
     if root is None:
         return False
     folder, name = os.path.split(path)
-    declaration = re.compile(
-        rf'((?:\s*#\[[^\]]{{0,{MAX_PREDICATE}}}\])*)\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;')
     found = False
     for parent in ("lib.rs", "main.rs", "mod.rs"):
         try:
             text = read_confined(os.path.join(folder, parent), root, MAX_MODULE_FILE_BYTES).decode("utf-8", "replace")
         except (RefusedFile, OSError):
             continue
-        for match in declaration.finditer(text):
-            attributes, module = match.group(1), match.group(2)
-            path_attribute = re.search(r'#\[path\s*=\s*"([^"]+)"\]', attributes)
-            declared = os.path.basename(path_attribute.group(1)) if path_attribute else f"{module}.rs"
+        for count, match in enumerate(_MOD.finditer(text)):
+            if count >= MAX_DECLARATIONS:
+                break
+            module = match.group(1)
+            if f"{module}.rs" != name and name not in text[max(0, match.start() - _ATTRIBUTES_BEFORE):match.start()]:
+                continue  # neither its name nor a #[path] naming this file
+            attributes = _attributes_before(text, match.start())
+            path_attribute = next((m.group(1) for a in attributes if (m := _PATH_ATTRIBUTE.match(a))), None)
+            declared = os.path.basename(path_attribute) if path_attribute else f"{module}.rs"
             if declared != name:
                 continue
-            cfgs = re.findall(r"#\[cfg\((.*)\)\]", attributes)
+            cfgs = [a[len("#[cfg("):-2] for a in attributes if a.startswith("#[cfg(") and a.endswith(")]")]
             if all(evaluate(cfg) is True for cfg in cfgs):  # none, or all true: compiled on aarch64
                 return False
             found = True

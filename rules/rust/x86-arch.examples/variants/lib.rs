@@ -6,3 +6,6 @@ mod sse2;
 #[path = "ffi_neon.rs"]
 mod neon;
 mod avx_helpers;
+#[cfg(blake_avx2_rust)]
+#[path = "rust_avx2.rs"]
+pub(crate) mod avx2;
